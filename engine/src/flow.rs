@@ -1,0 +1,46 @@
+//! The step's flow problem and the coupling-strategy extension point.
+//!
+//! Link flows are the variables. Units constrain them through their ports
+//! ([`crate::network::PortRole`]): a driven port carries a fixed share of its unit's throughput,
+//! a Demand unit's inflow is its target (or what it could get), a supply port gives at most its
+//! availability, a tank spills what it cannot hold; links have capacities. A
+//! [`CouplingStrategy`] decides the free choices — which supply a consumer draws from, where a
+//! cascade sends water — and writes [`Flows`]. The engine then checks every unit's balance.
+
+use crate::diagnostics::Diagnostics;
+use crate::network::Topology;
+use crate::state::{Clock, Flows, Quality, Species, Storage, UnitInputs};
+use bevy_ecs::resource::Resource;
+
+/// Everything a strategy may read to allocate one step.
+pub struct AllocationContext<'a> {
+    /// The compiled topology.
+    pub topo: &'a Topology,
+    /// Units' targets, shares, availabilities and limits for this step.
+    pub inputs: &'a UnitInputs,
+    /// Mixed volumes at the start of the step.
+    pub storage: &'a Storage,
+    /// Concentrations of the previous step (start-of-step qualities).
+    pub previous_quality: &'a Quality,
+    /// Species.
+    pub species: &'a Species,
+    /// Clock.
+    pub clock: &'a Clock,
+}
+
+/// A coupling (allocation) strategy: the public extension point for researchers.
+///
+/// An implementation must leave [`Flows`] consistent: every unit's throughput equals the sum of
+/// its incoming link flows (a source's equals the sum leaving its supply port), every driven or
+/// exit port carries its share of the throughput, link flows are non-negative, and water that
+/// cannot be routed is booked in `Flows::spill`. The engine's ledger checks all of it each step.
+pub trait CouplingStrategy: Send + Sync + 'static {
+    /// Short name used in outputs (`"priority"`).
+    fn name(&self) -> &str;
+    /// Allocates one step.
+    fn allocate(&mut self, ctx: &AllocationContext<'_>, flows: &mut Flows, diag: &mut Diagnostics);
+}
+
+/// The scenario's strategy, as a resource.
+#[derive(Resource)]
+pub struct Strategy(pub Box<dyn CouplingStrategy>);

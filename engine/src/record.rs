@@ -1,0 +1,327 @@
+//! Energy, carbon and cost accounting, and the recorders: summary accumulators (always) and
+//! hourly time series (only when asked).
+//!
+//! Pumping on a link: `P = ρ·g·Q·H/η`, so `e = g·H/(3600·η)` kWh/m³ ≈ `0.002725·H/η`
+//! (`ρ` = 1000 kg/m³, `g` = 9.80665 m/s²; DOMAIN.md, "Pumps and treatment energy").
+//! Carbon by origin: grid electricity (unit equipment + pumping − on-site generation, never
+//! below zero) × the grid factor of the hour; heat × the heat factor; chemicals and other direct
+//! emissions as booked by the units. Cost: electricity and heat at their prices, chemicals,
+//! and water charges booked by the units (purchase, discharge fees).
+
+use crate::network::{ExitKind, PortRole, Topology};
+use crate::state::{Clock, Energy, Factors, Flows, Quality, Species, Storage};
+use bevy_ecs::resource::Resource;
+use serde::Serialize;
+
+/// Standard gravity, m/s².
+pub const G: f64 = 9.80665;
+/// Density of water at reference conditions, kg/m³ (volumes are accounted at this density).
+pub const RHO_WATER: f64 = 1000.0;
+
+/// Pumping electricity, kWh, for `q` m³/h through head `h` m at wire-to-water efficiency `eta`
+/// over `dt_h` hours.
+#[inline]
+pub fn pumping_kwh(q_m3_per_h: f64, head_m: f64, eta: f64, dt_h: f64) -> f64 {
+    // ρ·g·H/η J per m³, ÷ 3.6e6 J/kWh.
+    q_m3_per_h * dt_h * RHO_WATER * G * head_m / eta / 3.6e6
+}
+
+/// Per-unit figures a unit type books each step for KPIs (written in the Account phase).
+#[derive(Resource, Clone, Debug)]
+pub struct UnitOutputs {
+    /// Product output this step, in the product's own unit (t, kL, 100 m).
+    pub product: Vec<f64>,
+    /// Water recirculated inside the unit this step (a cooling tower's circulation), m³.
+    pub recirculated_m3: Vec<f64>,
+}
+
+impl UnitOutputs {
+    /// Zeros.
+    pub fn new(topo: &Topology) -> Self {
+        Self {
+            product: vec![0.0; topo.n_units()],
+            recirculated_m3: vec![0.0; topo.n_units()],
+        }
+    }
+    /// Zero every entry.
+    pub fn clear(&mut self) {
+        self.product.fill(0.0);
+        self.recirculated_m3.fill(0.0);
+    }
+}
+
+/// Carbon by origin, kg CO2e.
+#[derive(Clone, Copy, Debug, Default, Serialize, PartialEq)]
+pub struct Carbon {
+    /// Grid electricity.
+    pub electricity: f64,
+    /// Heat.
+    pub heat: f64,
+    /// Chemicals.
+    pub chemicals: f64,
+    /// Other direct emissions and embodied carbon of purchased water.
+    pub other: f64,
+}
+
+impl Carbon {
+    /// Sum over origins.
+    pub fn total(&self) -> f64 {
+        self.electricity + self.heat + self.chemicals + self.other
+    }
+}
+
+/// Cost by item, yuan.
+#[derive(Clone, Copy, Debug, Default, Serialize, PartialEq)]
+pub struct Cost {
+    /// Electricity.
+    pub electricity: f64,
+    /// Heat.
+    pub heat: f64,
+    /// Chemicals.
+    pub chemicals: f64,
+    /// Water purchase and discharge charges.
+    pub water: f64,
+}
+
+impl Cost {
+    /// Sum over items.
+    pub fn total(&self) -> f64 {
+        self.electricity + self.heat + self.chemicals + self.water
+    }
+}
+
+/// Totals of one unit over the run.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct UnitTotals {
+    /// Throughput (a source: withdrawal), m³.
+    pub throughput_m3: f64,
+    /// Target (demand), m³.
+    pub target_m3: f64,
+    /// Unmet demand, m³.
+    pub unmet_m3: f64,
+    /// Water leaving by exits, by [`ExitKind::ALL`] order, m³.
+    pub exits_m3: [f64; 7],
+    /// Equipment electricity, kWh.
+    pub electricity_kwh: f64,
+    /// Heat, kWh_th.
+    pub heat_kwh: f64,
+    /// On-site generation, kWh.
+    pub generation_kwh: f64,
+    /// Chemicals, kg.
+    pub chemicals_kg: f64,
+    /// Carbon, kg CO2e.
+    pub carbon: Carbon,
+    /// Cost, yuan.
+    pub cost: Cost,
+    /// Product output, in the product's unit.
+    pub product: f64,
+    /// Recirculated water, m³.
+    pub recirculated_m3: f64,
+    /// Steps with unmet demand.
+    pub unmet_steps: u64,
+    /// Water received that had already been used (repeated use in series), m³: the inflow of a
+    /// water-using unit × the 'already used' tracer of each incoming stream.
+    pub reused_m3: f64,
+}
+
+/// Totals of one link over the run.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct LinkTotals {
+    /// Volume carried, m³.
+    pub volume_m3: f64,
+    /// Largest hourly flow, m³/h.
+    pub max_flow_m3_per_h: f64,
+    /// Pumping electricity, kWh.
+    pub pumping_kwh: f64,
+}
+
+/// Summary accumulators of a run.
+#[derive(Resource, Clone, Debug, Serialize)]
+pub struct Summary {
+    /// Steps computed.
+    pub steps: usize,
+    /// Per unit.
+    pub units: Vec<UnitTotals>,
+    /// Per link.
+    pub links: Vec<LinkTotals>,
+    /// Park carbon by origin.
+    pub carbon: Carbon,
+    /// Park cost by item.
+    pub cost: Cost,
+    /// Park grid import after on-site generation, kWh.
+    pub grid_import_kwh: f64,
+    /// Park pumping electricity, kWh.
+    pub pumping_kwh: f64,
+    /// Stored volume at the start, m³.
+    pub storage_start_m3: f64,
+    /// Stored volume at the end, m³.
+    pub storage_end_m3: f64,
+}
+
+impl Summary {
+    /// Empty summary.
+    pub fn new(topo: &Topology) -> Self {
+        Self {
+            steps: 0,
+            units: vec![UnitTotals::default(); topo.n_units()],
+            links: vec![LinkTotals::default(); topo.n_links()],
+            carbon: Carbon::default(),
+            cost: Cost::default(),
+            grid_import_kwh: 0.0,
+            pumping_kwh: 0.0,
+            storage_start_m3: 0.0,
+            storage_end_m3: 0.0,
+        }
+    }
+}
+
+/// Books pumping, carbon and cost of one step into `summary`.
+pub fn account_step(
+    topo: &Topology,
+    flows: &Flows,
+    energy: &mut Energy,
+    factors: &Factors,
+    outputs: &UnitOutputs,
+    clock: &Clock,
+    summary: &mut Summary,
+) {
+    let dt = clock.dt_h;
+    let step = clock.step;
+    let grid = factors.grid_kg_per_kwh.at(step);
+    let price = factors.electricity_price.at(step);
+    let mut park_electricity = 0.0;
+    for l in 0..topo.n_links() {
+        let q = flows.link[l];
+        let e = pumping_kwh(q, topo.link_head_m[l], topo.link_eta[l], dt);
+        energy.pumping_kwh[l] = e;
+        let t = &mut summary.links[l];
+        t.volume_m3 += q * dt;
+        t.max_flow_m3_per_h = t.max_flow_m3_per_h.max(q);
+        t.pumping_kwh += e;
+        park_electricity += e;
+        // Pumping is charged to the unit that sends the water.
+        let u = topo.link_from[l] as usize;
+        let ut = &mut summary.units[u];
+        ut.electricity_kwh += e;
+        ut.carbon.electricity += e * grid;
+        ut.cost.electricity += e * price;
+    }
+    summary.pumping_kwh += park_electricity;
+    let mut park_generation = 0.0;
+    for u in 0..topo.n_units() {
+        let ut = &mut summary.units[u];
+        ut.throughput_m3 += flows.throughput[u] * dt;
+        ut.unmet_m3 += flows.unmet[u] * dt;
+        if flows.unmet[u] > 0.0 {
+            ut.unmet_steps += 1;
+        }
+        for p in topo.ports_of(u) {
+            if let PortRole::Exit(k) = topo.port_role[p] {
+                ut.exits_m3[k.index()] += flows.port[p] * dt;
+            }
+            ut.exits_m3[ExitKind::Spill.index()] += flows.spill[p] * dt;
+        }
+        let e = energy.electricity_kwh[u];
+        let h = energy.heat_kwh[u];
+        ut.electricity_kwh += e;
+        ut.heat_kwh += h;
+        ut.generation_kwh += energy.generation_kwh[u];
+        ut.chemicals_kg += energy.chemicals_kg[u];
+        ut.carbon.electricity += e * grid;
+        ut.carbon.heat += h * factors.heat_kg_per_kwh;
+        ut.carbon.chemicals += energy.chemicals_co2_kg[u];
+        ut.carbon.other += energy.other_co2_kg[u];
+        ut.cost.electricity += e * price;
+        ut.cost.heat += h * factors.heat_price;
+        ut.cost.chemicals += energy.chemicals_cost[u];
+        ut.cost.water += energy.water_cost[u];
+        ut.product += outputs.product[u];
+        ut.recirculated_m3 += outputs.recirculated_m3[u];
+        park_electricity += e;
+        park_generation += energy.generation_kwh[u];
+        summary.carbon.heat += h * factors.heat_kg_per_kwh;
+        summary.carbon.chemicals += energy.chemicals_co2_kg[u];
+        summary.carbon.other += energy.other_co2_kg[u];
+        summary.cost.heat += h * factors.heat_price;
+        summary.cost.chemicals += energy.chemicals_cost[u];
+        summary.cost.water += energy.water_cost[u];
+    }
+    // On-site generation offsets grid import hour by hour, never below zero.
+    let import = (park_electricity - park_generation).max(0.0);
+    summary.grid_import_kwh += import;
+    summary.carbon.electricity += import * grid;
+    summary.cost.electricity += import * price;
+    summary.steps += 1;
+}
+
+/// Books repeated use in series: for every water-using unit, each incoming link's flow times
+/// the 'already used' tracer concentration of the port it comes from.
+pub fn book_reuse(
+    topo: &Topology,
+    species: &Species,
+    flows: &Flows,
+    quality: &Quality,
+    dt_h: f64,
+    summary: &mut Summary,
+) {
+    let Some(t) = species.used_tracer() else {
+        return;
+    };
+    let ns = species.len();
+    for u in 0..topo.n_units() {
+        if !topo.unit_uses_water[u] {
+            continue;
+        }
+        let mut reused = 0.0;
+        for &l in topo.links_into(u) {
+            let p = topo.link_from_port[l as usize] as usize;
+            reused += flows.link[l as usize] * quality.port[p * ns + t];
+        }
+        summary.units[u].reused_m3 += reused * dt_h;
+    }
+}
+
+/// Hourly time series, recorded only when asked.
+#[derive(Resource, Clone, Debug, Default)]
+pub struct Recorder {
+    /// Whether to record.
+    pub enabled: bool,
+    /// Steps recorded.
+    pub steps: usize,
+    /// Per step × unit: throughput, m³/h.
+    pub unit_throughput: Vec<f64>,
+    /// Per step × unit: unmet demand, m³/h.
+    pub unit_unmet: Vec<f64>,
+    /// Per step × unit: stored volume at the end of the step, m³ (0 for units without storage).
+    pub unit_volume: Vec<f64>,
+    /// Per step × unit: inlet TDS, mg/L.
+    pub unit_tds: Vec<f64>,
+    /// Per step × link: flow, m³/h.
+    pub link_flow: Vec<f64>,
+}
+
+/// Appends one step to `rec`.
+pub fn record_step(
+    rec: &mut Recorder,
+    topo: &Topology,
+    species: &Species,
+    flows: &Flows,
+    quality: &Quality,
+    storage: &Storage,
+) {
+    if !rec.enabled {
+        return;
+    }
+    let ns = species.len();
+    rec.steps += 1;
+    rec.unit_throughput.extend_from_slice(&flows.throughput);
+    rec.unit_unmet.extend_from_slice(&flows.unmet);
+    rec.unit_volume
+        .extend((0..topo.n_units()).map(|u| match topo.unit_quality[u] {
+            crate::network::QualityKind::Mixed => storage.volume_end[u],
+            crate::network::QualityKind::Affine => 0.0,
+        }));
+    rec.unit_tds
+        .extend((0..topo.n_units()).map(|u| quality.inlet[u * ns]));
+    rec.link_flow.extend_from_slice(&flows.link);
+}

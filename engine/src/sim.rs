@@ -1,0 +1,378 @@
+//! One scenario: a bevy_ecs `World` and a `Schedule` of chained phases, stepped by integer time.
+//!
+//! Phases, in order (see DESIGN.md, "One step of the twin"):
+//! [`Phase::Drivers`] → [`Phase::Demand`] → [`Phase::Allocate`] → [`Phase::Solve`] →
+//! [`Phase::Account`] → [`Phase::Record`]. Unit types add their systems to `Demand` (what they
+//! need and offer, their port shares and transfer coefficients) and `Account` (energy, chemicals,
+//! products); the engine owns the rest. The schedule is single-threaded (scenarios run in
+//! parallel, one World each) and built with ambiguity detection as an error, so that two systems
+//! touching the same data always run in a declared order.
+
+use crate::diagnostics::{DiagnosticKind, Diagnostics};
+use crate::flow::{AllocationContext, Strategy};
+use crate::ledger::{Ledger, book_step};
+use crate::network::Topology;
+use crate::quality::QualitySolver;
+use crate::record::{Recorder, Summary, UnitOutputs, account_step, book_reuse, record_step};
+use crate::state::{Clock, Energy, Factors, Flows, Quality, Species, Storage, UnitInputs};
+use bevy_ecs::prelude::*;
+use bevy_ecs::schedule::{LogLevel, ScheduleBuildSettings, ScheduleLabel, SingleThreadedExecutor};
+
+/// The phases of a step, chained in this order.
+#[derive(SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Phase {
+    /// Clock, drivers, events; clear per-step accumulators.
+    Drivers,
+    /// Units state what they need and offer.
+    Demand,
+    /// The coupling strategy solves the flows.
+    Allocate,
+    /// Species through the network.
+    Solve,
+    /// Energy, carbon, cost, ledger.
+    Account,
+    /// Summaries and time series; commit storage.
+    Record,
+}
+
+/// Label of the step schedule.
+#[derive(ScheduleLabel, Debug, Clone, PartialEq, Eq, Hash)]
+pub struct StepSchedule;
+
+/// The species solver, as a resource.
+#[derive(Resource, Default)]
+pub struct Solver(pub QualitySolver);
+
+/// The engine's systems, for the `Account` phase: they run after every unit system of that
+/// phase (see [`Simulation::new`]).
+#[derive(SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct EngineAccounting;
+
+/// Scheduled outages: per unit, half-open step windows `[from, to)` in which it is out of
+/// service. Applied in [`Phase::Drivers`] before the units state their needs.
+#[derive(Resource, Clone, Debug, Default)]
+pub struct Outages {
+    /// `(unit index, from step, to step)`.
+    pub windows: Vec<(u32, usize, usize)>,
+}
+
+fn begin_step(
+    mut energy: ResMut<Energy>,
+    mut outputs: ResMut<UnitOutputs>,
+    outages: Res<Outages>,
+    clock: Res<Clock>,
+    mut inputs: ResMut<UnitInputs>,
+) {
+    energy.clear();
+    outputs.clear();
+    inputs.online.fill(true);
+    for &(u, from, to) in &outages.windows {
+        if clock.step >= from && clock.step < to {
+            inputs.online[u as usize] = false;
+        }
+    }
+}
+
+#[expect(
+    clippy::too_many_arguments,
+    reason = "a system reads the resources it needs"
+)]
+fn allocate(
+    topo: Res<Topology>,
+    inputs: Res<UnitInputs>,
+    storage: Res<Storage>,
+    quality: Res<Quality>,
+    species: Res<Species>,
+    clock: Res<Clock>,
+    mut strategy: ResMut<Strategy>,
+    mut flows: ResMut<Flows>,
+    mut diag: ResMut<Diagnostics>,
+) {
+    let ctx = AllocationContext {
+        topo: &topo,
+        inputs: &inputs,
+        storage: &storage,
+        previous_quality: &quality,
+        species: &species,
+        clock: &clock,
+    };
+    strategy.0.allocate(&ctx, &mut flows, &mut diag);
+    // Chokepoint: a non-finite flow is quarantined by skipping the step's movements.
+    let bad = flows
+        .link
+        .iter()
+        .chain(flows.throughput.iter())
+        .chain(flows.port.iter())
+        .any(|v| !v.is_finite());
+    if bad {
+        let u = (0..topo.n_units())
+            .find(|&u| !flows.throughput[u].is_finite())
+            .map(|u| topo.unit_id[u].clone());
+        diag.push(DiagnosticKind::NonFinite, clock.step, u.as_deref(), || {
+            "non-finite flow: nothing moves this step".to_string()
+        });
+        flows.link.fill(0.0);
+        flows.throughput.fill(0.0);
+        flows.port.fill(0.0);
+        flows.spill.fill(0.0);
+        flows.unmet.fill(0.0);
+    }
+    let step = clock.step;
+    for u in 0..topo.n_units() {
+        if flows.unmet[u] > 0.0 {
+            let (unmet, target) = (flows.unmet[u], inputs.target[u]);
+            diag.push(
+                DiagnosticKind::UnmetDemand,
+                step,
+                Some(&topo.unit_id[u]),
+                || {
+                    format!(
+                        "{} got {:.3} of {:.3} m³/h",
+                        topo.unit_id[u],
+                        target - unmet,
+                        target
+                    )
+                },
+            );
+        }
+    }
+    for p in 0..topo.n_ports() {
+        let spill = flows.spill[p];
+        if spill > 1e-9 * flows.port[p].max(1e-9) {
+            let u = topo.port_unit[p] as usize;
+            diag.push(
+                DiagnosticKind::Unroutable,
+                step,
+                Some(&topo.unit_id[u]),
+                || {
+                    format!(
+                        "{spill:.3} m³/h from {} had nowhere to go",
+                        topo.port_label(p)
+                    )
+                },
+            );
+        }
+    }
+}
+
+#[expect(
+    clippy::too_many_arguments,
+    reason = "a system reads the resources it needs"
+)]
+fn solve(
+    topo: Res<Topology>,
+    species: Res<Species>,
+    inputs: Res<UnitInputs>,
+    flows: Res<Flows>,
+    clock: Res<Clock>,
+    mut storage: ResMut<Storage>,
+    mut quality: ResMut<Quality>,
+    mut solver: ResMut<Solver>,
+    mut diag: ResMut<Diagnostics>,
+) {
+    solver.0.solve(
+        &topo,
+        &species,
+        &inputs,
+        &flows,
+        &mut storage,
+        &mut quality,
+        &clock,
+        &mut diag,
+    );
+    // Inlet quality against what each unit accepts.
+    let ns = species.len();
+    for u in 0..topo.n_units() {
+        if flows.throughput[u] <= 0.0 {
+            continue;
+        }
+        for s in 0..ns {
+            let limit = inputs.accept_limit[u * ns + s];
+            let c = quality.inlet[u * ns + s];
+            if c > limit * (1.0 + 1e-9) {
+                diag.push(
+                    DiagnosticKind::InletQuality,
+                    clock.step,
+                    Some(&topo.unit_id[u]),
+                    || {
+                        format!(
+                            "{} inlet {} {c:.1} mg/L above its limit {limit:.1}",
+                            topo.unit_id[u], species.names[s]
+                        )
+                    },
+                );
+            }
+        }
+    }
+}
+
+#[expect(
+    clippy::too_many_arguments,
+    reason = "a system reads the resources it needs"
+)]
+fn account(
+    topo: Res<Topology>,
+    flows: Res<Flows>,
+    factors: Res<Factors>,
+    outputs: Res<UnitOutputs>,
+    clock: Res<Clock>,
+    mut energy: ResMut<Energy>,
+    mut summary: ResMut<Summary>,
+    mut ledger: ResMut<Ledger>,
+    species: Res<Species>,
+    inputs: Res<UnitInputs>,
+    quality: Res<Quality>,
+    storage: Res<Storage>,
+    mut diag: ResMut<Diagnostics>,
+) {
+    account_step(
+        &topo,
+        &flows,
+        &mut energy,
+        &factors,
+        &outputs,
+        &clock,
+        &mut summary,
+    );
+    book_reuse(&topo, &species, &flows, &quality, clock.dt_h, &mut summary);
+    book_step(
+        &mut ledger,
+        &topo,
+        &species,
+        &inputs,
+        &flows,
+        &quality,
+        &storage,
+        &clock,
+        &mut diag,
+    );
+}
+
+fn record(
+    topo: Res<Topology>,
+    species: Res<Species>,
+    flows: Res<Flows>,
+    quality: Res<Quality>,
+    mut storage: ResMut<Storage>,
+    mut recorder: ResMut<Recorder>,
+) {
+    record_step(&mut recorder, &topo, &species, &flows, &quality, &storage);
+    // Commit: the end of this step is the start of the next.
+    let s = &mut *storage;
+    s.volume.copy_from_slice(&s.volume_end);
+    s.conc.copy_from_slice(&s.conc_end);
+}
+
+/// A built scenario, ready to step.
+pub struct Simulation {
+    /// The scenario's World: resources of [`crate::state`] and one entity per unit.
+    pub world: World,
+    schedule: Schedule,
+}
+
+/// Error building a simulation's schedule.
+#[derive(Debug, thiserror::Error)]
+#[error("schedule could not be built: {0}")]
+pub struct ScheduleError(pub String);
+
+impl Simulation {
+    /// Wraps a `world` that already holds a [`Topology`], [`Species`], [`Clock`], [`Factors`],
+    /// a [`Strategy`] and the unit entities, adds the engine's state resources if absent, and
+    /// builds the schedule. `add_unit_systems` adds the unit types' systems to
+    /// [`Phase::Demand`] and [`Phase::Account`] (chained within each phase).
+    pub fn new(
+        mut world: World,
+        add_unit_systems: impl FnOnce(&mut Schedule),
+    ) -> Result<Self, ScheduleError> {
+        let topo = world
+            .get_resource::<Topology>()
+            .ok_or_else(|| ScheduleError("world has no Topology".into()))?
+            .clone();
+        let species = world
+            .get_resource::<Species>()
+            .ok_or_else(|| ScheduleError("world has no Species".into()))?;
+        let (ns, conserved) = (species.len(), species.conserved);
+        if !world.contains_resource::<UnitInputs>() {
+            world.insert_resource(UnitInputs::new(&topo, ns));
+        }
+        if !world.contains_resource::<Storage>() {
+            world.insert_resource(Storage::new(&topo, ns));
+        }
+        world.insert_resource(Flows::new(&topo));
+        if !world.contains_resource::<Quality>() {
+            world.insert_resource(Quality::new(&topo, ns));
+        }
+        world.insert_resource(Energy::new(&topo));
+        world.insert_resource(UnitOutputs::new(&topo));
+        world.insert_resource(Diagnostics::default());
+        world.insert_resource(Ledger::new(&topo, conserved));
+        world.insert_resource(Summary::new(&topo));
+        world.init_resource::<Recorder>();
+        world.init_resource::<Outages>();
+        world.init_resource::<Solver>();
+
+        let mut schedule = Schedule::new(StepSchedule);
+        schedule.set_executor(SingleThreadedExecutor::new());
+        schedule.set_build_settings(ScheduleBuildSettings {
+            ambiguity_detection: LogLevel::Error,
+            ..Default::default()
+        });
+        schedule.configure_sets(
+            (
+                Phase::Drivers,
+                Phase::Demand,
+                Phase::Allocate,
+                Phase::Solve,
+                Phase::Account,
+                Phase::Record,
+            )
+                .chain(),
+        );
+        schedule.configure_sets(EngineAccounting.in_set(Phase::Account));
+        schedule.add_systems(begin_step.in_set(Phase::Drivers));
+        schedule.add_systems(allocate.in_set(Phase::Allocate));
+        schedule.add_systems(solve.in_set(Phase::Solve));
+        schedule.add_systems(account.in_set(EngineAccounting));
+        schedule.add_systems(record.in_set(Phase::Record));
+        add_unit_systems(&mut schedule);
+        schedule
+            .initialize(&mut world)
+            .map_err(|e| ScheduleError(e.to_string(schedule.graph(), &world)))?;
+        let start: f64 = (0..topo.n_units())
+            .filter(|&u| topo.unit_quality[u] == crate::network::QualityKind::Mixed)
+            .map(|u| world.resource::<Storage>().volume[u])
+            .sum();
+        world.resource_mut::<Summary>().storage_start_m3 = start;
+        Ok(Self { world, schedule })
+    }
+
+    /// Computes one step (the clock's current step) and advances the clock.
+    pub fn step(&mut self) {
+        self.schedule.run(&mut self.world);
+        self.world.resource_mut::<Clock>().step += 1;
+    }
+
+    /// Runs to the end of the horizon.
+    pub fn run(&mut self) {
+        let steps = self.world.resource::<Clock>().steps;
+        while self.world.resource::<Clock>().step < steps {
+            self.step();
+        }
+        self.finish();
+    }
+
+    /// Books end-of-run figures (storage at the end).
+    pub fn finish(&mut self) {
+        let topo = self.world.resource::<Topology>().clone();
+        let end: f64 = (0..topo.n_units())
+            .filter(|&u| topo.unit_quality[u] == crate::network::QualityKind::Mixed)
+            .map(|u| self.world.resource::<Storage>().volume[u])
+            .sum();
+        self.world.resource_mut::<Summary>().storage_end_m3 = end;
+    }
+
+    /// A resource of the World.
+    pub fn resource<R: Resource>(&self) -> &R {
+        self.world.resource::<R>()
+    }
+}

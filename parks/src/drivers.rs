@@ -1,0 +1,191 @@
+//! Turning [`Driver`]s into step-indexed [`Series`], reading CSV columns relative to the park
+//! file. Errors are plain messages; the caller names the item.
+
+use crate::calendar::{Start, instant};
+use crate::schema::Driver;
+use parktwin_engine::series::Series;
+use std::collections::HashMap;
+use std::f64::consts::PI;
+use std::path::{Path, PathBuf};
+
+/// A CSV file read once: headers and columns of numbers (or the reason it could not be read).
+#[derive(Clone, Debug)]
+pub struct CsvTable {
+    headers: Vec<String>,
+    columns: Vec<Vec<f64>>,
+    errors: Vec<Option<String>>,
+}
+
+/// Reads CSV files once per build.
+#[derive(Default, Debug)]
+pub struct CsvCache {
+    files: HashMap<PathBuf, Result<CsvTable, String>>,
+}
+
+fn read_csv(path: &Path) -> Result<CsvTable, String> {
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .comment(Some(b'#'))
+        .from_path(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let headers: Vec<String> = reader
+        .headers()
+        .map_err(|e| format!("{}: {e}", path.display()))?
+        .iter()
+        .map(str::to_string)
+        .collect();
+    let mut columns = vec![Vec::new(); headers.len()];
+    let mut errors: Vec<Option<String>> = vec![None; headers.len()];
+    for (row, rec) in reader.records().enumerate() {
+        let rec = rec.map_err(|e| format!("{}: {e}", path.display()))?;
+        for (c, col) in columns.iter_mut().enumerate() {
+            let cell = rec.get(c).unwrap_or("");
+            match cell.parse::<f64>() {
+                Ok(v) => col.push(v),
+                Err(_) => {
+                    if errors[c].is_none() {
+                        // Data rows start on line 2 (line 1 is the header).
+                        errors[c] = Some(format!(
+                            "{}:{}: {cell:?} is not a number",
+                            path.display(),
+                            row + 2
+                        ));
+                    }
+                    col.push(f64::NAN);
+                }
+            }
+        }
+    }
+    Ok(CsvTable {
+        headers,
+        columns,
+        errors,
+    })
+}
+
+impl CsvCache {
+    fn column(&mut self, path: &Path, column: &str) -> Result<Vec<f64>, String> {
+        let table = self
+            .files
+            .entry(path.to_path_buf())
+            .or_insert_with(|| read_csv(path))
+            .as_ref()
+            .map_err(Clone::clone)?;
+        let c = table
+            .headers
+            .iter()
+            .position(|h| h == column)
+            .ok_or_else(|| {
+                format!(
+                    "{} has no column {column:?} (columns: {})",
+                    path.display(),
+                    table.headers.join(", ")
+                )
+            })?;
+        if let Some(e) = &table.errors[c] {
+            return Err(e.clone());
+        }
+        Ok(table.columns[c].clone())
+    }
+}
+
+/// The time axis drivers are sampled on.
+#[derive(Clone, Copy, Debug)]
+pub struct Axis {
+    /// Start.
+    pub start: Start,
+    /// Step length, h.
+    pub dt_h: f64,
+    /// Steps.
+    pub steps: usize,
+}
+
+/// Samples `d` on `axis`; relative CSV paths are resolved against `dir`.
+pub fn to_series(
+    d: &Driver,
+    axis: Axis,
+    dir: &Path,
+    cache: &mut CsvCache,
+) -> Result<Series, String> {
+    let series = match d {
+        Driver::Const(v) => Series::Const(*v),
+        Driver::Hourly(v) => {
+            if v.len() < axis.steps {
+                return Err(format!(
+                    "has {} values but the horizon has {} steps",
+                    v.len(),
+                    axis.steps
+                ));
+            }
+            Series::Values(v[..axis.steps].into())
+        }
+        Driver::Csv {
+            file,
+            column,
+            scale,
+        } => {
+            let path = dir.join(file);
+            let v = cache.column(&path, column)?;
+            if v.len() < axis.steps {
+                return Err(format!(
+                    "{} column {column:?} has {} rows but the horizon has {} steps",
+                    path.display(),
+                    v.len(),
+                    axis.steps
+                ));
+            }
+            Series::Values(v[..axis.steps].iter().map(|x| x * scale).collect())
+        }
+        Driver::Profile {
+            base,
+            daily,
+            weekly,
+            monthly,
+        } => {
+            for (name, list, n) in [
+                ("daily", daily, 24),
+                ("weekly", weekly, 7),
+                ("monthly", monthly, 12),
+            ] {
+                if !list.is_empty() && list.len() != n {
+                    return Err(format!("{name} needs {n} factors, got {}", list.len()));
+                }
+            }
+            let f = |list: &Vec<f64>, i: u32| {
+                if list.is_empty() {
+                    1.0
+                } else {
+                    list[i as usize]
+                }
+            };
+            let values: Vec<f64> = (0..axis.steps)
+                .map(|k| {
+                    let t = instant(axis.start, k as f64 * axis.dt_h);
+                    base * f(daily, t.hour) * f(weekly, t.weekday) * f(monthly, t.month)
+                })
+                .collect();
+            Series::Values(values.into())
+        }
+        Driver::Seasonal {
+            mean,
+            annual_amplitude,
+            peak_day,
+            daily_amplitude,
+            peak_hour,
+        } => {
+            let values: Vec<f64> = (0..axis.steps)
+                .map(|k| {
+                    let t = instant(axis.start, k as f64 * axis.dt_h);
+                    let d = t.day_of_year as f64 + t.hour_f / 24.0;
+                    mean + annual_amplitude * (2.0 * PI * (d - peak_day) / 365.0).cos()
+                        + daily_amplitude * (2.0 * PI * (t.hour_f - peak_hour) / 24.0).cos()
+                })
+                .collect();
+            Series::Values(values.into())
+        }
+    };
+    if let Some((i, v)) = series.first_non_finite() {
+        return Err(format!("value {v} at step {i} is not finite"));
+    }
+    Ok(series)
+}

@@ -1,0 +1,40 @@
+//! # parktwin-parks
+//!
+//! The park description language: the RON schema ([`schema`]), reading with precise errors
+//! ([`load`]), validation that reports every problem at once ([`validate`]), the builder into
+//! an engine World ([`build`]), synthetic parks ([`generate`]) and the run summary
+//! ([`summary`]). The one path into a World is [`load::from_path`] → [`validate::validate`] →
+//! [`build::build`]; [`load_and_build`] does all three.
+
+pub mod build;
+pub mod calendar;
+pub mod drivers;
+pub mod factors;
+pub mod generate;
+pub mod load;
+pub mod schema;
+pub mod summary;
+pub mod validate;
+
+use std::path::Path;
+
+/// Why a park could not be loaded and built.
+#[derive(Debug, thiserror::Error)]
+pub enum ParkError {
+    /// The file could not be read or is invalid.
+    #[error(transparent)]
+    Load(#[from] load::LoadError),
+    /// The schedule could not be built (a programming error in a unit model, never user input).
+    #[error(transparent)]
+    Schedule(#[from] parktwin_engine::sim::ScheduleError),
+}
+
+/// Reads, validates and builds a park file.
+pub fn load_and_build(
+    path: &Path,
+    options: build::BuildOptions,
+) -> Result<build::BuiltPark, ParkError> {
+    let file = load::from_path(path)?;
+    let valid = validate::validate(&file)?;
+    Ok(build::build(valid, options)?)
+}

@@ -1,0 +1,1138 @@
+//! Validation: every check of a park file, all problems reported at once, each named by its
+//! item path (`units[3] "ct_north".cycles`) and, where it can be found, its line.
+//!
+//! Validation also resolves the file into the engine's terms (species indices, series, unit
+//! models, the compiled topology), so that [`crate::build`] only assembles the World: the one
+//! path into a World is `from_path → validate → build`.
+
+use crate::calendar::{Start, parse_start};
+use crate::drivers::{Axis, CsvCache, to_series};
+use crate::factors::grid_factor;
+use crate::load::{LoadError, ParkFile, Problem};
+use crate::schema::*;
+use parktwin_engine::network::{LinkDecl, NetworkBuilder, Topology};
+use parktwin_engine::series::Series;
+use parktwin_engine::state::Factors;
+use parktwin_units::process::Loss;
+use parktwin_units::{
+    AnyUnit, CoolingTower, Discharge, Feed, Junction, Process, Source, SourceKind, Tank, Treatment,
+};
+use std::collections::{HashMap, HashSet};
+
+/// Longest horizon accepted, steps (ten years of hourly steps).
+pub const MAX_STEPS: usize = 87_600;
+/// Largest magnitude accepted for any flow, volume or concentration (anything above is a typo).
+pub const MAX_MAGNITUDE: f64 = 1e12;
+
+/// What a report needs to know about a unit beyond the engine's view.
+#[derive(Clone, Debug)]
+pub struct UnitMeta {
+    /// Id.
+    pub id: String,
+    /// Type as written in the file.
+    pub type_name: &'static str,
+    /// Kind of water, for sources.
+    pub source_kind: Option<SourceKind>,
+    /// Enterprise index.
+    pub enterprise: Option<usize>,
+    /// Product name and unit, for processes.
+    pub product: Option<(String, String)>,
+    /// Coordinates.
+    pub location: Option<[f64; 2]>,
+    /// Whether it uses water (process, fixed-load operation, cooling tower): water leaving it
+    /// has been used.
+    pub is_use: bool,
+}
+
+/// Descriptive facts of a validated park.
+#[derive(Clone, Debug)]
+pub struct ParkMeta {
+    /// Park name.
+    pub name: String,
+    /// Species names (`tds` first).
+    pub species: Vec<String>,
+    /// Steps.
+    pub steps: usize,
+    /// Step length, h.
+    pub dt_h: f64,
+    /// Start as written.
+    pub start: String,
+    /// Units in declaration order (= engine index).
+    pub units: Vec<UnitMeta>,
+    /// Enterprises.
+    pub enterprises: Vec<EnterpriseSpec>,
+    /// Grid factor label.
+    pub grid_label: String,
+}
+
+/// A park resolved into engine terms, ready to build.
+#[derive(Clone, Debug)]
+pub struct ValidPark {
+    /// Descriptive facts.
+    pub meta: ParkMeta,
+    /// Parsed start.
+    pub start: Start,
+    /// Unit models by engine index.
+    pub units: Vec<AnyUnit>,
+    /// Compiled topology.
+    pub topology: Topology,
+    /// Park factors.
+    pub factors: Factors,
+    /// Outage windows `(unit, from step, to step)`.
+    pub outages: Vec<(u32, usize, usize)>,
+}
+
+struct Checker<'a> {
+    file: &'a ParkFile,
+    problems: Vec<Problem>,
+    species: Vec<String>,
+    axis: Option<Axis>,
+    csv: CsvCache,
+}
+
+fn item(i: usize, id: &str) -> String {
+    format!("units[{i}] {id:?}")
+}
+
+impl Checker<'_> {
+    fn err(&mut self, item: String, line: Option<usize>, message: String) {
+        self.problems.push(Problem {
+            item,
+            line,
+            message,
+        });
+    }
+
+    /// Checks that `v` is finite and within `[lo, hi]` (`lo_open`: strictly above `lo`).
+    fn num(
+        &mut self,
+        it: &str,
+        line: Option<usize>,
+        field: &str,
+        v: f64,
+        lo: f64,
+        lo_open: bool,
+        hi: f64,
+    ) -> f64 {
+        let ok = v.is_finite() && (if lo_open { v > lo } else { v >= lo }) && v <= hi;
+        if !ok {
+            let lo_s = if lo_open {
+                format!("above {lo}")
+            } else {
+                format!("at least {lo}")
+            };
+            let hi_s = if hi >= MAX_MAGNITUDE {
+                String::new()
+            } else {
+                format!(" and at most {hi}")
+            };
+            self.err(
+                format!("{it}.{field}"),
+                line,
+                format!("{v} is out of range: must be finite, {lo_s}{hi_s}"),
+            );
+        }
+        v
+    }
+
+    fn species_vec(
+        &mut self,
+        it: &str,
+        line: Option<usize>,
+        field: &str,
+        map: &SpeciesMap,
+        default: f64,
+        lo: f64,
+        hi: f64,
+    ) -> Vec<f64> {
+        let mut v = vec![default; self.species.len()];
+        for (name, &x) in map {
+            match self.species.iter().position(|s| s == name) {
+                Some(i) => {
+                    v[i] = self.num(it, line, &format!("{field}[{name:?}]"), x, lo, false, hi);
+                }
+                None => {
+                    let known = self.species.join(", ");
+                    self.err(
+                        format!("{it}.{field}"),
+                        line,
+                        format!("unknown species {name:?} (declared: {known})"),
+                    );
+                }
+            }
+        }
+        v
+    }
+
+    fn driver(
+        &mut self,
+        it: &str,
+        line: Option<usize>,
+        field: &str,
+        d: &Driver,
+        lo: f64,
+        hi: f64,
+    ) -> Series {
+        let Some(axis) = self.axis else {
+            return Series::Const(0.0);
+        };
+        let dir = self.file.dir().to_path_buf();
+        match to_series(d, axis, &dir, &mut self.csv) {
+            Ok(s) => {
+                let (min, max) = s.range();
+                if min < lo || max > hi {
+                    let bound = if min < lo { min } else { max };
+                    self.err(
+                        format!("{it}.{field}"),
+                        line,
+                        format!("value {bound} is out of range [{lo}, {hi}]"),
+                    );
+                }
+                s
+            }
+            Err(e) => {
+                self.err(format!("{it}.{field}"), line, e);
+                Series::Const(0.0)
+            }
+        }
+    }
+}
+
+/// Validates a parsed park and resolves it into engine terms.
+pub fn validate(file: &ParkFile) -> Result<ValidPark, LoadError> {
+    let park = &file.park;
+    let mut c = Checker {
+        file,
+        problems: Vec::new(),
+        species: Vec::new(),
+        axis: None,
+        csv: CsvCache::default(),
+    };
+
+    // Time.
+    let start = parse_start(&park.time.start);
+    if start.is_none() {
+        c.err(
+            "time.start".into(),
+            None,
+            format!(
+                "{:?} is not a date-time of the form YYYY-MM-DDTHH:MM",
+                park.time.start
+            ),
+        );
+    }
+    let dt = c.num("time", None, "step_h", park.time.step_h, 0.0, true, 744.0);
+    if park.time.steps == 0 || park.time.steps > MAX_STEPS {
+        c.err(
+            "time.steps".into(),
+            None,
+            format!(
+                "{} is out of range: must be 1 to {MAX_STEPS}",
+                park.time.steps
+            ),
+        );
+    }
+    let start = start.unwrap_or(Start {
+        days: 0,
+        minutes: 0,
+    });
+    if dt.is_finite() && dt > 0.0 && park.time.steps > 0 && park.time.steps <= MAX_STEPS {
+        c.axis = Some(Axis {
+            start,
+            dt_h: dt,
+            steps: park.time.steps,
+        });
+    }
+
+    // Species: tds first.
+    let mut species = vec!["tds".to_string()];
+    let mut seen = HashSet::new();
+    for (i, s) in park.species.iter().enumerate() {
+        if s.is_empty() || !s.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_') {
+            c.err(
+                format!("species[{i}]"),
+                None,
+                format!("{s:?} is not a valid species name (letters, digits, _)"),
+            );
+        }
+        if !seen.insert(s.as_str()) {
+            c.err(
+                format!("species[{i}]"),
+                None,
+                format!("{s:?} is declared twice"),
+            );
+        }
+        if s != "tds" {
+            species.push(s.clone());
+        }
+    }
+    c.species = species.clone();
+
+    // Enterprises.
+    let mut ent_index: HashMap<&str, usize> = HashMap::new();
+    for (i, e) in park.enterprises.iter().enumerate() {
+        if ent_index.insert(e.id.as_str(), i).is_some() {
+            c.err(
+                format!("enterprises[{i}] {:?}", e.id),
+                file.line_of(&e.id),
+                "id is used more than once".into(),
+            );
+        }
+        c.num(
+            &format!("enterprises[{i}] {:?}", e.id),
+            file.line_of(&e.id),
+            "value_added_10k_yuan_per_year",
+            e.value_added_10k_yuan_per_year,
+            0.0,
+            false,
+            MAX_MAGNITUDE,
+        );
+    }
+
+    // Factors.
+    let (grid, grid_label) = match &park.carbon.grid {
+        GridFactor::Named(n) => match grid_factor(n) {
+            Some(v) => (Series::Const(v), format!("{n} ({v} kg CO2/kWh)")),
+            None => {
+                let known: Vec<&str> = crate::factors::GRID_FACTORS
+                    .iter()
+                    .map(|(n, _)| *n)
+                    .collect();
+                c.err(
+                    "carbon.grid".into(),
+                    None,
+                    format!("unknown grid factor {n:?} (known: {})", known.join(", ")),
+                );
+                (Series::Const(0.0), n.clone())
+            }
+        },
+        GridFactor::KgPerKwh(d) => {
+            let s = c.driver("carbon", None, "grid", d, 0.0, 5.0);
+            (s, "user-given grid factor".to_string())
+        }
+    };
+    let price = c.driver(
+        "carbon",
+        None,
+        "electricity_yuan_per_kwh",
+        &park.carbon.electricity_yuan_per_kwh,
+        0.0,
+        100.0,
+    );
+    let heat_kg = c.num(
+        "carbon",
+        None,
+        "heat_kg_per_kwh",
+        park.carbon.heat_kg_per_kwh,
+        0.0,
+        false,
+        5.0,
+    );
+    let heat_price = c.num(
+        "carbon",
+        None,
+        "heat_yuan_per_kwh",
+        park.carbon.heat_yuan_per_kwh,
+        0.0,
+        false,
+        100.0,
+    );
+    let factors = Factors {
+        grid_kg_per_kwh: grid,
+        electricity_price: price,
+        heat_kg_per_kwh: heat_kg,
+        heat_price,
+        grid_label: grid_label.clone(),
+    };
+
+    // Units.
+    let mut ids: HashMap<&str, usize> = HashMap::new();
+    for (i, u) in park.units.iter().enumerate() {
+        let id = u.id();
+        if id.is_empty() || id.contains('.') {
+            c.err(
+                item(i, id),
+                file.line_of(id),
+                "an id must be non-empty and contain no '.'".into(),
+            );
+        }
+        if let Some(prev) = ids.insert(id, i) {
+            c.err(
+                item(i, id),
+                file.line_of(id),
+                format!("id is also used by units[{prev}]"),
+            );
+        }
+    }
+    let mut units = Vec::with_capacity(park.units.len());
+    let mut metas = Vec::with_capacity(park.units.len());
+    let big = MAX_MAGNITUDE;
+    for (i, spec) in park.units.iter().enumerate() {
+        let id = spec.id();
+        let it = item(i, id);
+        let line = file.line_of(id);
+        let enterprise = match spec.enterprise() {
+            Some(e) => match ent_index.get(e) {
+                Some(&k) => Some(k),
+                None => {
+                    c.err(
+                        format!("{it}.enterprise"),
+                        line,
+                        format!("unknown enterprise {e:?}"),
+                    );
+                    None
+                }
+            },
+            None => None,
+        };
+        let mut meta = UnitMeta {
+            id: id.to_string(),
+            type_name: spec.type_name(),
+            source_kind: None,
+            enterprise,
+            product: None,
+            location: spec.location(),
+            is_use: false,
+        };
+        if let Some([lon, lat]) = spec.location()
+            && !((-180.0..=180.0).contains(&lon) && (-90.0..=90.0).contains(&lat))
+        {
+            c.err(
+                format!("{it}.location"),
+                line,
+                format!("[{lon}, {lat}] is not a WGS 84 [longitude, latitude]"),
+            );
+        }
+        let unit = match spec {
+            UnitSpec::Source(s) => {
+                let kind = match s.kind {
+                    SourceKindSpec::Municipal => SourceKind::Municipal,
+                    SourceKindSpec::Groundwater => SourceKind::Groundwater,
+                    SourceKindSpec::Surface => SourceKind::Surface,
+                    SourceKindSpec::Seawater => SourceKind::Seawater,
+                    SourceKindSpec::Brackish => SourceKind::Brackish,
+                    SourceKindSpec::MineWater => SourceKind::MineWater,
+                    SourceKindSpec::Rainwater => SourceKind::Rainwater,
+                    SourceKindSpec::ReclaimedMunicipal => SourceKind::ReclaimedMunicipal,
+                };
+                meta.source_kind = Some(kind);
+                let availability = match &s.availability {
+                    Some(d) => c.driver(&it, line, "availability", d, 0.0, 1.0),
+                    None => Series::Const(1.0),
+                };
+                AnyUnit::Source(Source {
+                    kind,
+                    quality_mg_per_l: c.species_vec(
+                        &it,
+                        line,
+                        "quality_mg_per_l",
+                        &s.quality_mg_per_l,
+                        0.0,
+                        0.0,
+                        1e6,
+                    ),
+                    cap_m3_per_h: c.num(&it, line, "cap_m3_per_h", s.cap_m3_per_h, 0.0, false, big),
+                    availability,
+                    annual_cap_m3: match s.annual_cap_m3 {
+                        Some(v) => c.num(&it, line, "annual_cap_m3", v, 0.0, false, big),
+                        None => f64::INFINITY,
+                    },
+                    price_yuan_per_m3: c.num(
+                        &it,
+                        line,
+                        "price_yuan_per_m3",
+                        s.price_yuan_per_m3,
+                        0.0,
+                        false,
+                        1e4,
+                    ),
+                    carbon_kg_per_m3: c.num(
+                        &it,
+                        line,
+                        "carbon_kg_per_m3",
+                        s.carbon_kg_per_m3,
+                        0.0,
+                        false,
+                        1e3,
+                    ),
+                    withdrawn_this_year_m3: 0.0,
+                })
+            }
+            UnitSpec::Tank(s) => {
+                let cap = c.num(&it, line, "capacity_m3", s.capacity_m3, 0.0, true, big);
+                let min = c.num(&it, line, "minimum_m3", s.minimum_m3, 0.0, false, big);
+                if min >= cap {
+                    c.err(
+                        format!("{it}.minimum_m3"),
+                        line,
+                        format!("{min} must be below capacity_m3 {cap}"),
+                    );
+                }
+                let initial = match s.initial_m3 {
+                    Some(v) => {
+                        let v = c.num(&it, line, "initial_m3", v, 0.0, false, big);
+                        if v > cap {
+                            c.err(
+                                format!("{it}.initial_m3"),
+                                line,
+                                format!("{v} exceeds capacity_m3 {cap}"),
+                            );
+                        }
+                        v
+                    }
+                    None => 0.5 * cap,
+                };
+                let refill = s.refill.as_ref().map(|r| {
+                    let below = c.num(
+                        &it,
+                        line,
+                        "refill.below_fraction",
+                        r.below_fraction,
+                        0.0,
+                        false,
+                        1.0,
+                    );
+                    let to = c.num(
+                        &it,
+                        line,
+                        "refill.to_fraction",
+                        r.to_fraction,
+                        0.0,
+                        false,
+                        1.0,
+                    );
+                    if below > to {
+                        c.err(
+                            format!("{it}.refill"),
+                            line,
+                            format!("below_fraction {below} is above to_fraction {to}"),
+                        );
+                    }
+                    let rate = c.num(
+                        &it,
+                        line,
+                        "refill.max_m3_per_h",
+                        r.max_m3_per_h,
+                        0.0,
+                        true,
+                        big,
+                    );
+                    (below, to, rate)
+                });
+                AnyUnit::Tank(Tank {
+                    capacity_m3: cap,
+                    minimum_m3: min,
+                    initial_m3: initial,
+                    initial_mg_per_l: c.species_vec(
+                        &it,
+                        line,
+                        "initial_mg_per_l",
+                        &s.initial_mg_per_l,
+                        0.0,
+                        0.0,
+                        1e6,
+                    ),
+                    max_outflow_m3_per_h: match s.max_outflow_m3_per_h {
+                        Some(v) => c.num(&it, line, "max_outflow_m3_per_h", v, 0.0, true, big),
+                        None => f64::INFINITY,
+                    },
+                    refill,
+                    refilling: false,
+                })
+            }
+            UnitSpec::Process(s) => {
+                meta.is_use = true;
+                meta.product = Some((
+                    s.product.clone().unwrap_or_else(|| id.to_string()),
+                    s.product_unit.clone(),
+                ));
+                let specific = c.num(
+                    &it,
+                    line,
+                    "water_m3_per_unit",
+                    s.water_m3_per_unit,
+                    0.0,
+                    true,
+                    big,
+                );
+                let loss = match s.loss {
+                    LossSpec::Evaporated => Loss::Evaporated,
+                    LossSpec::IntoProduct => Loss::IntoProduct,
+                };
+                let f_hi = if loss == Loss::Evaporated {
+                    1.0 - 1e-9
+                } else {
+                    1.0
+                };
+                let f = c.num(
+                    &it,
+                    line,
+                    "consumptive_fraction",
+                    s.consumptive_fraction,
+                    0.0,
+                    false,
+                    f_hi,
+                );
+                if loss == Loss::Evaporated && f >= 1.0 {
+                    c.err(format!("{it}.consumptive_fraction"), line, "an evaporating process must leave some wastewater to carry its species (use loss: IntoProduct)".into());
+                }
+                let per_m3 = c.species_vec(
+                    &it,
+                    line,
+                    "adds_kg_per_m3",
+                    &s.adds_kg_per_m3,
+                    0.0,
+                    0.0,
+                    1e3,
+                );
+                let per_unit = c.species_vec(
+                    &it,
+                    line,
+                    "adds_kg_per_unit",
+                    &s.adds_kg_per_unit,
+                    0.0,
+                    0.0,
+                    1e6,
+                );
+                let load: Vec<f64> = per_m3
+                    .iter()
+                    .zip(&per_unit)
+                    .map(|(a, b)| {
+                        1000.0 * a
+                            + if specific > 0.0 {
+                                1000.0 * b / specific
+                            } else {
+                                0.0
+                            }
+                    })
+                    .collect();
+                AnyUnit::Process(Process {
+                    production_per_h: c.driver(
+                        &it,
+                        line,
+                        "production_per_h",
+                        &s.production_per_h,
+                        0.0,
+                        big,
+                    ),
+                    specific_use_m3: specific,
+                    consumptive_fraction: f,
+                    loss,
+                    load_g_per_m3: load,
+                    accept_mg_per_l: c.species_vec(
+                        &it,
+                        line,
+                        "accepts_mg_per_l",
+                        &s.accepts_mg_per_l,
+                        f64::INFINITY,
+                        0.0,
+                        1e6,
+                    ),
+                })
+            }
+            UnitSpec::FixedLoad(s) => {
+                meta.is_use = true;
+                let sp = c.species.iter().position(|x| x == &s.species);
+                if sp.is_none() {
+                    c.err(
+                        format!("{it}.species"),
+                        line,
+                        format!("unknown species {:?}", s.species),
+                    );
+                }
+                let m = c.num(&it, line, "load_kg_per_h", s.load_kg_per_h, 0.0, true, big);
+                let cin = c.num(
+                    &it,
+                    line,
+                    "c_in_max_mg_per_l",
+                    s.c_in_max_mg_per_l,
+                    0.0,
+                    false,
+                    1e6,
+                );
+                let cout = c.num(
+                    &it,
+                    line,
+                    "c_out_max_mg_per_l",
+                    s.c_out_max_mg_per_l,
+                    0.0,
+                    true,
+                    1e6,
+                );
+                if cout <= cin {
+                    c.err(
+                        format!("{it}.c_out_max_mg_per_l"),
+                        line,
+                        format!("{cout} must be above c_in_max_mg_per_l {cin}"),
+                    );
+                }
+                let ns = c.species.len();
+                let mut load = vec![0.0; ns];
+                let mut accept = vec![f64::INFINITY; ns];
+                let flow = if cout > cin {
+                    1000.0 * m / (cout - cin)
+                } else {
+                    0.0
+                };
+                if let Some(sp) = sp {
+                    load[sp] = cout - cin;
+                    accept[sp] = cin;
+                }
+                meta.product = Some((format!("{} removed", s.species), "kg".to_string()));
+                AnyUnit::Process(Process {
+                    production_per_h: Series::Const(flow),
+                    specific_use_m3: 1.0,
+                    consumptive_fraction: 0.0,
+                    loss: Loss::Evaporated,
+                    load_g_per_m3: load,
+                    accept_mg_per_l: accept,
+                })
+            }
+            UnitSpec::CoolingTower(s) => {
+                meta.is_use = true;
+                AnyUnit::CoolingTower(CoolingTower {
+                    heat_load_mw: c.driver(&it, line, "heat_load_mw", &s.heat_load_mw, 0.0, 1e5),
+                    range_c: c.num(&it, line, "range_c", s.range_c, 0.0, true, 50.0),
+                    cycles: c.num(&it, line, "cycles", s.cycles, 1.0, true, 100.0),
+                    drift_fraction: c.num(
+                        &it,
+                        line,
+                        "drift_fraction",
+                        s.drift_fraction,
+                        0.0,
+                        false,
+                        0.05,
+                    ),
+                    holding_volume_m3: c.num(
+                        &it,
+                        line,
+                        "holding_volume_m3",
+                        s.holding_volume_m3,
+                        0.0,
+                        true,
+                        big,
+                    ),
+                    initial_mg_per_l: c.species_vec(
+                        &it,
+                        line,
+                        "initial_mg_per_l",
+                        &s.initial_mg_per_l,
+                        0.0,
+                        0.0,
+                        1e6,
+                    ),
+                    circulation_head_m: c.num(
+                        &it,
+                        line,
+                        "circulation_head_m",
+                        s.circulation_head_m,
+                        0.0,
+                        false,
+                        500.0,
+                    ),
+                    pump_efficiency: c.num(
+                        &it,
+                        line,
+                        "pump_efficiency",
+                        s.pump_efficiency,
+                        0.0,
+                        true,
+                        1.0,
+                    ),
+                    fan_kw_per_mw: c.num(
+                        &it,
+                        line,
+                        "fan_kw_per_mw",
+                        s.fan_kw_per_mw,
+                        0.0,
+                        false,
+                        1e3,
+                    ),
+                    chemical_kg_per_m3: c.num(
+                        &it,
+                        line,
+                        "chemical_kg_per_m3",
+                        s.chemical_kg_per_m3,
+                        0.0,
+                        false,
+                        100.0,
+                    ),
+                    chemical_co2_per_kg: c.num(
+                        &it,
+                        line,
+                        "chemical_co2_per_kg",
+                        s.chemical_co2_per_kg,
+                        0.0,
+                        false,
+                        100.0,
+                    ),
+                    chemical_yuan_per_kg: c.num(
+                        &it,
+                        line,
+                        "chemical_yuan_per_kg",
+                        s.chemical_yuan_per_kg,
+                        0.0,
+                        false,
+                        1e4,
+                    ),
+                })
+            }
+            UnitSpec::Treatment(s) => {
+                let r = c.num(&it, line, "recovery", s.recovery, 0.0, true, 1.0);
+                let to_reject = c.species_vec(
+                    &it,
+                    line,
+                    "removal_to_reject",
+                    &s.removal_to_reject,
+                    0.0,
+                    0.0,
+                    1.0,
+                );
+                let destroyed = c.species_vec(&it, line, "destroyed", &s.destroyed, 0.0, 0.0, 1.0);
+                for (k, name) in c.species.clone().iter().enumerate() {
+                    if to_reject[k] + destroyed[k] > 1.0 + 1e-12 {
+                        c.err(
+                            format!("{it}.removal_to_reject[{name:?}]"),
+                            line,
+                            "removal_to_reject + destroyed exceeds 1".into(),
+                        );
+                    }
+                    if r >= 1.0 && to_reject[k] > 0.0 {
+                        c.err(
+                            format!("{it}.removal_to_reject[{name:?}]"),
+                            line,
+                            "recovery 1 leaves no reject stream to carry removed species".into(),
+                        );
+                    }
+                }
+                let feed = match &s.feed {
+                    FeedSpec::Accept => Feed::Accept,
+                    FeedSpec::Fixed(d) => Feed::Fixed(c.driver(&it, line, "feed", d, 0.0, big)),
+                    FeedSpec::FillTank {
+                        tank,
+                        capacity_m3_per_h,
+                        start_below,
+                        stop_above,
+                    } => {
+                        let t = match ids.get(tank.as_str()) {
+                            Some(&k) if matches!(park.units[k], UnitSpec::Tank(_)) => k,
+                            Some(_) => {
+                                c.err(
+                                    format!("{it}.feed.tank"),
+                                    line,
+                                    format!("{tank:?} is not a Tank"),
+                                );
+                                0
+                            }
+                            None => {
+                                c.err(
+                                    format!("{it}.feed.tank"),
+                                    line,
+                                    format!("unknown unit {tank:?}"),
+                                );
+                                0
+                            }
+                        };
+                        let cap = c.num(
+                            &it,
+                            line,
+                            "feed.capacity_m3_per_h",
+                            *capacity_m3_per_h,
+                            0.0,
+                            true,
+                            big,
+                        );
+                        let lo =
+                            c.num(&it, line, "feed.start_below", *start_below, 0.0, false, 1.0);
+                        let hi = c.num(&it, line, "feed.stop_above", *stop_above, 0.0, false, 1.0);
+                        if lo > hi {
+                            c.err(
+                                format!("{it}.feed"),
+                                line,
+                                format!("start_below {lo} is above stop_above {hi}"),
+                            );
+                        }
+                        Feed::FillTank {
+                            tank: t,
+                            capacity_m3_per_h: cap,
+                            start_below: lo,
+                            stop_above: hi,
+                        }
+                    }
+                };
+                AnyUnit::Treatment(Treatment {
+                    recovery: r,
+                    to_reject,
+                    destroyed,
+                    kwh_per_m3: c.num(&it, line, "kwh_per_m3", s.kwh_per_m3, 0.0, false, 1e3),
+                    heat_kwh_per_m3: c.num(
+                        &it,
+                        line,
+                        "heat_kwh_per_m3",
+                        s.heat_kwh_per_m3,
+                        0.0,
+                        false,
+                        1e4,
+                    ),
+                    chemical_kg_per_m3: c.num(
+                        &it,
+                        line,
+                        "chemical_kg_per_m3",
+                        s.chemical_kg_per_m3,
+                        0.0,
+                        false,
+                        100.0,
+                    ),
+                    chemical_co2_per_kg: c.num(
+                        &it,
+                        line,
+                        "chemical_co2_per_kg",
+                        s.chemical_co2_per_kg,
+                        0.0,
+                        false,
+                        100.0,
+                    ),
+                    chemical_yuan_per_kg: c.num(
+                        &it,
+                        line,
+                        "chemical_yuan_per_kg",
+                        s.chemical_yuan_per_kg,
+                        0.0,
+                        false,
+                        1e4,
+                    ),
+                    feed,
+                    running: false,
+                })
+            }
+            UnitSpec::Splitter(_) | UnitSpec::Mixer(_) => AnyUnit::Junction(Junction),
+            UnitSpec::Discharge(s) => AnyUnit::Discharge(Discharge {
+                limit_mg_per_l: c.species_vec(
+                    &it,
+                    line,
+                    "limits_mg_per_l",
+                    &s.limits_mg_per_l,
+                    f64::INFINITY,
+                    0.0,
+                    1e6,
+                ),
+                fee_yuan_per_m3: c.num(
+                    &it,
+                    line,
+                    "fee_yuan_per_m3",
+                    s.fee_yuan_per_m3,
+                    0.0,
+                    false,
+                    1e4,
+                ),
+            }),
+        };
+        units.push(unit);
+        metas.push(meta);
+    }
+
+    // Links.
+    let mut net = NetworkBuilder::new();
+    for (i, u) in units.iter().enumerate() {
+        net.add_unit(u.decl(park.units[i].id(), metas[i].enterprise.map(|e| e as u32)));
+    }
+    let mut link_item: HashMap<String, (usize, Option<usize>)> = HashMap::new();
+    let pulls = |u: &AnyUnit| match u {
+        AnyUnit::Process(_) | AnyUnit::CoolingTower(_) => true,
+        AnyUnit::Treatment(t) => !matches!(t.feed, Feed::Accept),
+        AnyUnit::Tank(t) => t.refill.is_some(),
+        _ => false,
+    };
+    let mut fed: HashSet<usize> = HashSet::new();
+    for (k, l) in park.links.iter().enumerate() {
+        let (from_unit, from_port) = split_endpoint(&l.from);
+        let (to_unit, to_port) = split_endpoint(&l.to);
+        let id =
+            l.id.clone()
+                .unwrap_or_else(|| format!("{}->{}", l.from, l.to));
+        let line =
+            find_line(&file.text, &format!("from: \"{}\"", l.from)).or_else(|| file.line_of(&id));
+        let it = format!("links[{k}] {id:?}");
+        link_item.insert(id.clone(), (k, line));
+        if let (Some(&f), Some(&t)) = (ids.get(from_unit), ids.get(to_unit)) {
+            fed.insert(t);
+            let supply = match &units[f] {
+                AnyUnit::Source(_) => true,
+                AnyUnit::Tank(_) => from_port.is_none_or(|p| p == "out"),
+                _ => false,
+            };
+            if supply && !pulls(&units[t]) {
+                c.err(it.clone(), line, format!(
+                    "{to_unit:?} ({}) does not draw water, so nothing would flow from {:?}: consumers (Process, FixedLoad, CoolingTower), a Treatment with a Fixed or FillTank feed, or a Tank with refill draw from sources and tanks",
+                    park.units[t].type_name(), l.from
+                ));
+            }
+        }
+        let cap = match l.capacity_m3_per_h {
+            Some(v) => c.num(&it, line, "capacity_m3_per_h", v, 0.0, false, big),
+            None => f64::INFINITY,
+        };
+        c.num(&it, line, "head_m", l.head_m, 0.0, false, 1e4);
+        c.num(
+            &it,
+            line,
+            "pump_efficiency",
+            l.pump_efficiency,
+            0.0,
+            true,
+            1.0,
+        );
+        if let Some(f) = l.split_fraction {
+            c.num(&it, line, "split_fraction", f, 0.0, false, 1.0);
+        }
+        net.add_link(LinkDecl {
+            id,
+            from_unit: from_unit.to_string(),
+            from_port: from_port.map(str::to_string),
+            to_unit: to_unit.to_string(),
+            to_port: to_port.map(str::to_string),
+            capacity_m3_per_h: cap,
+            head_m: l.head_m,
+            pump_efficiency: l.pump_efficiency,
+            priority: l.priority,
+            split_fraction: l.split_fraction,
+        });
+    }
+    for (i, u) in units.iter().enumerate() {
+        if matches!(u, AnyUnit::Process(_) | AnyUnit::CoolingTower(_)) && !fed.contains(&i) {
+            let id = park.units[i].id();
+            c.err(
+                item(i, id),
+                file.line_of(id),
+                "no link brings water to this unit".into(),
+            );
+        }
+    }
+
+    // Events.
+    let mut outages = Vec::new();
+    for (k, e) in park.events.iter().enumerate() {
+        match e {
+            EventSpec::Outage { unit, from_h, to_h } => {
+                let it = format!("events[{k}] Outage");
+                let u = ids.get(unit.as_str()).copied();
+                if u.is_none() {
+                    c.err(format!("{it}.unit"), None, format!("unknown unit {unit:?}"));
+                }
+                let a = c.num(&it, None, "from_h", *from_h, 0.0, false, big);
+                let b = c.num(&it, None, "to_h", *to_h, 0.0, false, big);
+                if b <= a {
+                    c.err(
+                        it.clone(),
+                        None,
+                        format!("to_h {b} must be after from_h {a}"),
+                    );
+                }
+                if let Some(u) = u
+                    && dt > 0.0
+                {
+                    outages.push((
+                        u as u32,
+                        (a / dt).round() as usize,
+                        (b / dt).round() as usize,
+                    ));
+                }
+            }
+        }
+    }
+
+    // Topology (only once the units themselves are sound: their errors would cascade).
+    let topology = if c.problems.is_empty() {
+        match net.compile() {
+            Ok(t) => Some(t),
+            Err(errors) => {
+                for e in errors {
+                    let (it, line) = network_item(&e, &link_item, &ids, file);
+                    c.err(it, line, e.to_string());
+                }
+                None
+            }
+        }
+    } else {
+        None
+    };
+
+    match topology {
+        Some(topology) if c.problems.is_empty() => Ok(ValidPark {
+            meta: ParkMeta {
+                name: park.name.clone(),
+                species,
+                steps: park.time.steps,
+                dt_h: dt,
+                start: park.time.start.clone(),
+                units: metas,
+                enterprises: park.enterprises.clone(),
+                grid_label,
+            },
+            start,
+            units,
+            topology,
+            factors,
+            outages,
+        }),
+        _ => Err(LoadError::Invalid {
+            path: file.path.clone(),
+            problems: c.problems,
+        }),
+    }
+}
+
+/// `"unit.port"` → `("unit", Some("port"))`; `"unit"` → `("unit", None)`.
+pub fn split_endpoint(s: &str) -> (&str, Option<&str>) {
+    match s.split_once('.') {
+        Some((u, p)) => (u, Some(p)),
+        None => (s, None),
+    }
+}
+
+fn find_line(text: &str, needle: &str) -> Option<usize> {
+    let pos = text.find(needle)?;
+    Some(text[..pos].matches('\n').count() + 1)
+}
+
+fn network_item(
+    e: &parktwin_engine::error::NetworkError,
+    links: &HashMap<String, (usize, Option<usize>)>,
+    ids: &HashMap<&str, usize>,
+    file: &ParkFile,
+) -> (String, Option<usize>) {
+    use parktwin_engine::error::NetworkError as N;
+    let link = match e {
+        N::DuplicateLink { link }
+        | N::UnknownUnit { link, .. }
+        | N::UnknownPort { link, .. }
+        | N::AmbiguousPort { link, .. }
+        | N::ExitPortLinked { link, .. }
+        | N::NoInlet { link, .. }
+        | N::UnknownInlet { link, .. }
+        | N::DoubleLink { link, .. }
+        | N::BadLinkValue { link, .. } => Some(link),
+        _ => None,
+    };
+    if let Some(l) = link
+        && let Some(&(k, line)) = links.get(l)
+    {
+        return (format!("links[{k}] {l:?}"), line);
+    }
+    let unit = match e {
+        N::DuplicateUnit { id } => Some(id.clone()),
+        N::UnlinkedPort { port }
+        | N::PartialSplit { port }
+        | N::SplitOnSupply { port }
+        | N::SplitSum { port, .. } => Some(split_endpoint(port).0.to_string()),
+        N::NoPurge { units } => units.first().cloned(),
+        _ => None,
+    };
+    match unit {
+        Some(u) => match ids.get(u.as_str()) {
+            Some(&i) => (item(i, &u), file.line_of(&u)),
+            None => ("units".into(), None),
+        },
+        None => ("links".into(), None),
+    }
+}

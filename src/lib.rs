@@ -1,0 +1,13 @@
+//! # parktwin
+//!
+//! A digital-twin simulation framework for the water systems of industrial parks. This package
+//! is the command line; the work happens in `parktwin-engine` (the simulation core),
+//! `parktwin-units` (unit models) and `parktwin-parks` (the park language, builder and summary),
+//! re-exported here for library users.
+
+pub mod cli;
+pub mod output;
+
+pub use parktwin_engine as engine;
+pub use parktwin_parks as parks;
+pub use parktwin_units as units;
