@@ -75,21 +75,21 @@ pub fn execute(cli: Cli) -> Result<()> {
                     .with_context(|| format!("writing results to {}", dir.display()))?;
             }
             if json {
-                println!("{}", serde_json::to_string_pretty(&summary)?);
+                emit(&format!("{}\n", serde_json::to_string_pretty(&summary)?))
             } else {
-                print!("{}", summary.to_text());
-                println!("run time  {:.3} s", elapsed.as_secs_f64());
+                let mut text = summary.to_text();
+                text.push_str(&format!("run time  {:.3} s\n", elapsed.as_secs_f64()));
                 if let Some(dir) = &out {
-                    println!("results   {}", dir.display());
+                    text.push_str(&format!("results   {}\n", dir.display()));
                 }
+                emit(&text)
             }
-            Ok(())
         }
         Command::Validate { park } => {
             let file = from_path(&park)?;
             let valid = validate(&file)?;
-            println!(
-                "{}: valid ({} units, {} links, {} species, {} steps of {} h, largest loop {} units)",
+            emit(&format!(
+                "{}: valid ({} units, {} links, {} species, {} steps of {} h, largest loop {} units)\n",
                 park.display(),
                 valid.topology.n_units(),
                 valid.topology.n_links(),
@@ -97,8 +97,7 @@ pub fn execute(cli: Cli) -> Result<()> {
                 valid.meta.steps,
                 valid.meta.dt_h,
                 valid.topology.largest_loop
-            );
-            Ok(())
+            ))
         }
         Command::Generate {
             enterprises,
@@ -118,9 +117,19 @@ pub fn execute(cli: Cli) -> Result<()> {
             match output {
                 Some(path) => output::write_atomic(&path, text.as_bytes())
                     .with_context(|| format!("writing {}", path.display()))?,
-                None => print!("{text}"),
+                None => emit(&text)?,
             }
             Ok(())
         }
+    }
+}
+
+/// Writes to standard output; a closed pipe (`parktwin run ... | head`) is not an error.
+fn emit(text: &str) -> Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        r => Ok(r?),
     }
 }

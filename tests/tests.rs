@@ -1,1 +1,7 @@
-//! t
+//! The integration tests of parktwin, in one test binary (see STYLE.md).
+
+mod analytic;
+mod bad_input;
+mod common;
+mod determinism;
+mod property;

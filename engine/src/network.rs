@@ -489,7 +489,7 @@ fn compile(units: Vec<UnitDecl>, links: Vec<LinkDecl>) -> Result<Topology, Vec<N
             });
             continue;
         }
-        if !(l.capacity_m3_per_h >= 0.0) {
+        if l.capacity_m3_per_h.is_nan() || l.capacity_m3_per_h < 0.0 {
             errors.push(NetworkError::BadLinkValue {
                 link: l.id.clone(),
                 what: "capacity_m3_per_h",

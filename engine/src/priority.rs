@@ -16,8 +16,11 @@
 //! **Quality rule (start-of-step qualities).** Which water a consumer may accept depends on
 //! concentrations that are solved only after the flows. The cascade uses the previous step's
 //! concentrations: it takes as much of a candidate stream as keeps the blend within the consumer's
-//! limits when the rest of its target is filled from its cleanest supply. The solved inlet mix is
-//! checked afterwards and an excess is reported as an `inlet_quality` diagnostic.
+//! limits when the rest of its target is filled from the cleanest supply that still has water
+//! (for a pull, the cleanest among this and the later supply links). Meeting demand comes before
+//! quality: if the blend rule held back water the consumer then lacks, it takes it after all,
+//! cleanest first. The solved inlet mix is checked afterwards and an excess (beyond 1e-6
+//! relative) is reported as an `inlet_quality` diagnostic.
 //!
 //! **Recycle loops.** Components with a cycle are visited repeatedly (Gauss–Seidel) with their
 //! suppliers' availability restored before each pass, until no throughput changes by more than
@@ -71,16 +74,23 @@ impl Priority {
         self.mass.resize(ns, 0.0);
     }
 
-    /// Per species, the cleanest concentration among `u`'s supplies (previous step), or the
-    /// unit's own limit when it has no supply.
-    fn load_fill(&mut self, u: usize, ctx: &AllocationContext<'_>) {
+    /// Per species, the cleanest concentration (previous step) among `u`'s supply links from
+    /// position `from` on whose supplier still has water this step; the unit's own limit when
+    /// there is none.
+    fn load_fill(&mut self, u: usize, from: usize, ctx: &AllocationContext<'_>) {
         let ns = ctx.species.len();
         let topo = ctx.topo;
         for s in 0..ns {
             self.fill[s] = ctx.inputs.accept_limit[u * ns + s];
         }
         let mut first = true;
-        for &l in topo.pulled_into(u) {
+        for &l in &topo.pulled_into(u)[from..] {
+            let sup = topo.link_from[l as usize] as usize;
+            if ctx.inputs.supply_avail[sup] - self.supply_used[sup] <= 0.0
+                || !ctx.inputs.online[sup]
+            {
+                continue;
+            }
             let p = topo.link_from_port[l as usize] as usize;
             for s in 0..ns {
                 let c = ctx.previous_quality.port[p * ns + s];
@@ -164,10 +174,9 @@ impl Priority {
         let mut committed = arrivals;
         if limited {
             self.load_committed(u, u32::MAX, flows, ctx);
-            self.load_fill(u, ctx);
         }
         let mut total = 0.0;
-        for &l in links {
+        for (i, &l) in links.iter().enumerate() {
             let l = l as usize;
             let s = topo.link_from[l] as usize;
             let mut q = 0.0;
@@ -176,6 +185,9 @@ impl Priority {
                 q = remaining.min(avail).min(topo.link_cap[l]);
                 let p = topo.link_from_port[l] as usize;
                 if limited && q > 0.0 {
+                    // The rest is assumed to come from the cleanest supply still available
+                    // from this link on (this one included: the cleanest is never capped).
+                    self.load_fill(u, i, ctx);
                     q = q
                         .min(self.quality_cap(u, p, committed, target, ctx))
                         .max(0.0);
@@ -190,7 +202,61 @@ impl Priority {
             remaining -= q;
             total += q;
         }
+        if limited && remaining > 0.0 {
+            total += self.relax(u, remaining, ctx, flows);
+        }
         total
+    }
+
+    /// Demand comes before quality: water the blend rule held back, while the consumer still
+    /// lacks water, is taken after all, cleanest supply first (by the largest ratio of
+    /// concentration to limit); the solved inlet mix then reports the excess. Returns the volume
+    /// added.
+    fn relax(
+        &mut self,
+        u: usize,
+        mut remaining: f64,
+        ctx: &AllocationContext<'_>,
+        flows: &mut Flows,
+    ) -> f64 {
+        let topo = ctx.topo;
+        let ns = ctx.species.len();
+        let mut order: Vec<(f64, usize)> = topo
+            .pulled_into(u)
+            .iter()
+            .map(|&l| {
+                let p = topo.link_from_port[l as usize] as usize;
+                let worst = (0..ns)
+                    .map(|sp| {
+                        let lim = ctx.inputs.accept_limit[u * ns + sp];
+                        if lim.is_finite() && lim > 0.0 {
+                            ctx.previous_quality.port[p * ns + sp] / lim
+                        } else {
+                            0.0
+                        }
+                    })
+                    .fold(0.0, f64::max);
+                (worst, l as usize)
+            })
+            .collect();
+        order.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        let mut added = 0.0;
+        for (_, l) in order {
+            let s = topo.link_from[l] as usize;
+            if remaining <= 0.0 || !ctx.inputs.online[s] {
+                continue;
+            }
+            let avail = (ctx.inputs.supply_avail[s] - self.supply_used[s]).max(0.0);
+            let q = remaining
+                .min(avail)
+                .min(topo.link_cap[l] - flows.link[l])
+                .max(0.0);
+            flows.link[l] += q;
+            self.supply_used[s] += q;
+            remaining -= q;
+            added += q;
+        }
+        added
     }
 
     fn route(&mut self, p: usize, y: f64, ctx: &AllocationContext<'_>, flows: &mut Flows) {
@@ -238,7 +304,7 @@ impl Priority {
                 let target = ctx.inputs.target[t];
                 lim = lim.min((target - others).max(0.0));
                 if self.has_limits[t] && lim > 0.0 {
-                    self.load_fill(t, ctx);
+                    self.load_fill(t, 0, ctx);
                     lim = lim.min(self.quality_cap(t, p, others, target, ctx));
                 }
             }

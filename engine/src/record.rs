@@ -294,7 +294,8 @@ pub struct Recorder {
     pub unit_unmet: Vec<f64>,
     /// Per step × unit: stored volume at the end of the step, m³ (0 for units without storage).
     pub unit_volume: Vec<f64>,
-    /// Per step × unit: inlet TDS, mg/L.
+    /// Per step × unit: TDS, mg/L — a source's supply quality, the contents at the end of the
+    /// step for a mixed volume, the inlet mix otherwise.
     pub unit_tds: Vec<f64>,
     /// Per step × link: flow, m³/h.
     pub link_flow: Vec<f64>,
@@ -321,7 +322,15 @@ pub fn record_step(
             crate::network::QualityKind::Mixed => storage.volume_end[u],
             crate::network::QualityKind::Affine => 0.0,
         }));
-    rec.unit_tds
-        .extend((0..topo.n_units()).map(|u| quality.inlet[u * ns]));
+    rec.unit_tds.extend((0..topo.n_units()).map(|u| {
+        if topo.unit_flow[u] == crate::network::FlowKind::Source {
+            quality.port[topo.unit_port_start[u] as usize * ns]
+        } else {
+            match topo.unit_quality[u] {
+                crate::network::QualityKind::Mixed => storage.conc_end[u * ns],
+                crate::network::QualityKind::Affine => quality.inlet[u * ns],
+            }
+        }
+    }));
     rec.link_flow.extend_from_slice(&flows.link);
 }

@@ -189,7 +189,7 @@ fn solve(
         for s in 0..ns {
             let limit = inputs.accept_limit[u * ns + s];
             let c = quality.inlet[u * ns + s];
-            if c > limit * (1.0 + 1e-9) {
+            if c > limit * (1.0 + 1e-6) {
                 diag.push(
                     DiagnosticKind::InletQuality,
                     clock.step,

@@ -239,17 +239,17 @@ impl UnitSpec {
         }
     }
 
-    /// The unit's coordinates, if any.
-    pub fn location(&self) -> Option<[f64; 2]> {
+    /// The unit's coordinates `[longitude, latitude]` as written, if any.
+    pub fn location(&self) -> Option<&[f64]> {
         match self {
-            UnitSpec::Source(s) => s.location,
-            UnitSpec::Tank(s) => s.location,
-            UnitSpec::Process(s) => s.location,
-            UnitSpec::FixedLoad(s) => s.location,
-            UnitSpec::CoolingTower(s) => s.location,
-            UnitSpec::Treatment(s) => s.location,
-            UnitSpec::Splitter(s) | UnitSpec::Mixer(s) => s.location,
-            UnitSpec::Discharge(s) => s.location,
+            UnitSpec::Source(s) => s.location.as_deref(),
+            UnitSpec::Tank(s) => s.location.as_deref(),
+            UnitSpec::Process(s) => s.location.as_deref(),
+            UnitSpec::FixedLoad(s) => s.location.as_deref(),
+            UnitSpec::CoolingTower(s) => s.location.as_deref(),
+            UnitSpec::Treatment(s) => s.location.as_deref(),
+            UnitSpec::Splitter(s) | UnitSpec::Mixer(s) => s.location.as_deref(),
+            UnitSpec::Discharge(s) => s.location.as_deref(),
         }
     }
 
@@ -320,7 +320,7 @@ pub struct SourceSpec {
     pub carbon_kg_per_m3: f64,
     /// Coordinates `[longitude, latitude]` (WGS 84).
     #[serde(default)]
-    pub location: Option<[f64; 2]>,
+    pub location: Option<Vec<f64>>,
 }
 
 /// A storage tank.
@@ -351,7 +351,7 @@ pub struct TankSpec {
     pub refill: Option<RefillSpec>,
     /// Coordinates.
     #[serde(default)]
-    pub location: Option<[f64; 2]>,
+    pub location: Option<Vec<f64>>,
 }
 
 /// Refill control of a tank.
@@ -412,7 +412,7 @@ pub struct ProcessSpec {
     pub accepts_mg_per_l: SpeciesMap,
     /// Coordinates.
     #[serde(default)]
-    pub location: Option<[f64; 2]>,
+    pub location: Option<Vec<f64>>,
 }
 
 fn default_product_unit() -> String {
@@ -439,7 +439,7 @@ pub struct FixedLoadSpec {
     pub c_out_max_mg_per_l: f64,
     /// Coordinates.
     #[serde(default)]
-    pub location: Option<[f64; 2]>,
+    pub location: Option<Vec<f64>>,
 }
 
 /// A cooling tower.
@@ -485,7 +485,7 @@ pub struct CoolingTowerSpec {
     pub chemical_yuan_per_kg: f64,
     /// Coordinates.
     #[serde(default)]
-    pub location: Option<[f64; 2]>,
+    pub location: Option<Vec<f64>>,
 }
 
 fn default_drift() -> f64 {
@@ -558,7 +558,7 @@ pub struct TreatmentSpec {
     pub feed: FeedSpec,
     /// Coordinates.
     #[serde(default)]
-    pub location: Option<[f64; 2]>,
+    pub location: Option<Vec<f64>>,
 }
 
 fn default_feed() -> FeedSpec {
@@ -576,7 +576,7 @@ pub struct JunctionSpec {
     pub enterprise: Option<String>,
     /// Coordinates.
     #[serde(default)]
-    pub location: Option<[f64; 2]>,
+    pub location: Option<Vec<f64>>,
 }
 
 /// An outfall.
@@ -596,7 +596,7 @@ pub struct DischargeSpec {
     pub fee_yuan_per_m3: f64,
     /// Coordinates.
     #[serde(default)]
-    pub location: Option<[f64; 2]>,
+    pub location: Option<Vec<f64>>,
 }
 
 /// A link from a unit's outlet to a unit's inlet.

@@ -442,7 +442,7 @@ impl RunSummary {
         );
         let _ = writeln!(
             o,
-            "\nspecies (kg)        in: sources      loads   out: discharge    product    reacted   Δstorage"
+            "\nspecies (kg)        in: sources      loads   out: discharge   consumed    reacted   Δstorage   (consumed = product + drift + solids)"
         );
         for s in &self.species {
             let _ = writeln!(

@@ -104,6 +104,10 @@ impl Checker<'_> {
     }
 
     /// Checks that `v` is finite and within `[lo, hi]` (`lo_open`: strictly above `lo`).
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "item, line, field, value and its bounds"
+    )]
     fn num(
         &mut self,
         it: &str,
@@ -135,6 +139,10 @@ impl Checker<'_> {
         v
     }
 
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "item, line, field, map, default and bounds"
+    )]
     fn species_vec(
         &mut self,
         it: &str,
@@ -391,17 +399,21 @@ pub fn validate(file: &ParkFile) -> Result<ValidPark, LoadError> {
             source_kind: None,
             enterprise,
             product: None,
-            location: spec.location(),
+            location: match spec.location() {
+                Some(&[lon, lat]) => Some([lon, lat]),
+                _ => None,
+            },
             is_use: false,
         };
-        if let Some([lon, lat]) = spec.location()
-            && !((-180.0..=180.0).contains(&lon) && (-90.0..=90.0).contains(&lat))
-        {
-            c.err(
+        match spec.location() {
+            Some(&[lon, lat])
+                if (-180.0..=180.0).contains(&lon) && (-90.0..=90.0).contains(&lat) => {}
+            Some(loc) => c.err(
                 format!("{it}.location"),
                 line,
-                format!("[{lon}, {lat}] is not a WGS 84 [longitude, latitude]"),
-            );
+                format!("{loc:?} is not a WGS 84 [longitude, latitude]"),
+            ),
+            None => {}
         }
         let unit = match spec {
             UnitSpec::Source(s) => {
@@ -954,6 +966,15 @@ pub fn validate(file: &ParkFile) -> Result<ValidPark, LoadError> {
             find_line(&file.text, &format!("from: \"{}\"", l.from)).or_else(|| file.line_of(&id));
         let it = format!("links[{k}] {id:?}");
         link_item.insert(id.clone(), (k, line));
+        for (end, unit) in [("from", from_unit), ("to", to_unit)] {
+            if !ids.contains_key(unit) {
+                c.err(
+                    format!("{it}.{end}"),
+                    line,
+                    format!("unknown unit {unit:?}"),
+                );
+            }
+        }
         if let (Some(&f), Some(&t)) = (ids.get(from_unit), ids.get(to_unit)) {
             fed.insert(t);
             let supply = match &units[f] {
@@ -999,7 +1020,14 @@ pub fn validate(file: &ParkFile) -> Result<ValidPark, LoadError> {
         });
     }
     for (i, u) in units.iter().enumerate() {
-        if matches!(u, AnyUnit::Process(_) | AnyUnit::CoolingTower(_)) && !fed.contains(&i) {
+        let dangling_link = park.links.iter().any(|l| {
+            !ids.contains_key(split_endpoint(&l.from).0)
+                || !ids.contains_key(split_endpoint(&l.to).0)
+        });
+        if matches!(u, AnyUnit::Process(_) | AnyUnit::CoolingTower(_))
+            && !fed.contains(&i)
+            && !dangling_link
+        {
             let id = park.units[i].id();
             c.err(
                 item(i, id),
