@@ -180,6 +180,37 @@ fn solve(
         &clock,
         &mut diag,
     );
+    // Tanks that spilled or ran dry.
+    for u in 0..topo.n_units() {
+        if topo.unit_flow[u] != crate::network::FlowKind::Tank {
+            continue;
+        }
+        for p in topo.ports_of(u) {
+            match topo.port_role[p] {
+                crate::network::PortRole::Overflow if flows.port[p] > 0.0 => {
+                    let q = flows.port[p];
+                    diag.push(
+                        DiagnosticKind::Overflow,
+                        clock.step,
+                        Some(&topo.unit_id[u]),
+                        || format!("{} overflows {q:.3} m³/h", topo.unit_id[u]),
+                    );
+                }
+                crate::network::PortRole::Supply
+                    if !topo.links_of_port(p).is_empty()
+                        && storage.volume_end[u] <= storage.minimum[u] + 1e-9 =>
+                {
+                    diag.push(
+                        DiagnosticKind::DryTank,
+                        clock.step,
+                        Some(&topo.unit_id[u]),
+                        || format!("{} is drawn down to its minimum", topo.unit_id[u]),
+                    );
+                }
+                _ => {}
+            }
+        }
+    }
     // Inlet quality against what each unit accepts.
     let ns = species.len();
     for u in 0..topo.n_units() {

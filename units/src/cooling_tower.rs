@@ -159,3 +159,53 @@ pub fn account(
         outputs.recirculated_m3[u] += r * dt;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use approx::assert_relative_eq;
+
+    fn tower(cycles: f64, drift: f64) -> CoolingTower {
+        CoolingTower {
+            heat_load_mw: Series::Const(20.0),
+            range_c: 8.0,
+            cycles,
+            drift_fraction: drift,
+            holding_volume_m3: 500.0,
+            initial_mg_per_l: vec![0.0],
+            circulation_head_m: 20.0,
+            pump_efficiency: 0.75,
+            fan_kw_per_mw: 7.0,
+            chemical_kg_per_m3: 0.0,
+            chemical_co2_per_kg: 0.0,
+            chemical_yuan_per_kg: 0.0,
+        }
+    }
+
+    /// 20 MW over an 8 °C range: `R = 20e6/(1000·4186·8)·3600` = 2,150.02 m³/h;
+    /// `E = 0.00153·R·8` = 26.316 m³/h; drift 0.0001·R = 0.215; with N = 4,
+    /// `B = E/3 − D` = 8.557 and `M = E + B + D = E·N/(N − 1)` = 35.088 m³/h.
+    #[test]
+    fn water_terms_by_hand() {
+        let (r, e, d, b, m) = water_terms(&tower(4.0, 0.0001), 20.0);
+        assert_relative_eq!(
+            r,
+            20e6 / (1000.0 * 4186.0 * 8.0) * 3600.0,
+            max_relative = 1e-12
+        );
+        assert_relative_eq!(r, 2150.02, max_relative = 1e-5);
+        assert_relative_eq!(e, 0.00153 * r * 8.0, max_relative = 1e-12);
+        assert_relative_eq!(d, 0.0001 * r, max_relative = 1e-12);
+        assert_relative_eq!(b, e / 3.0 - d, max_relative = 1e-12);
+        assert_relative_eq!(m, e * 4.0 / 3.0, max_relative = 1e-12);
+        // Salt: M·C_m = (B + D)·C_r at steady state, so C_r/C_m = M/(B + D) = N.
+        assert_relative_eq!(m / (b + d), 4.0, max_relative = 1e-12);
+    }
+
+    /// With so much drift that `E/(N − 1) < D`, blowdown is zero, never negative.
+    #[test]
+    fn blowdown_is_never_negative() {
+        let (_, _, _, b, _) = water_terms(&tower(10.0, 0.01), 20.0);
+        assert_eq!(b, 0.0);
+    }
+}
