@@ -5,7 +5,8 @@
 //! - `out`: sum over the unit's outgoing links, by port;
 //! - `generated`: a source's withdrawal (× its quality); loads added per m³ of throughput;
 //! - `removed`: exit ports (evaporation, drift, product, discharge, leak, solids) and spill, each
-//!   × its port's concentration, plus mass removed by reaction at a fraction of inlet mass;
+//!   × its port's concentration, plus mass destroyed by reaction and mass leaving as solids, each
+//!   at a fraction of inlet mass;
 //! - `Δstorage`: `V1 − V0` and `V1·C1 − V0·C0` of mixed volumes.
 //!
 //! The park's terms are summed separately: withdrawals, exits and storage changes only (internal
@@ -215,10 +216,13 @@ pub fn book_step(
         let is_source = topo.unit_flow[u] == FlowKind::Source;
         for s in 0..nc {
             let g = inputs.generated_g_per_m3[u * ns + s] * x * dt;
-            let r = inputs.removed_fraction[u * ns + s] * x * dt * quality.inlet[u * ns + s];
+            let inlet_mass = x * dt * quality.inlet[u * ns + s];
+            let r = inputs.removed_fraction[u * ns + s] * inlet_mass;
+            let solids = inputs.solids_fraction[u * ns + s] * inlet_mass;
             species_terms[s].generated += g;
-            species_terms[s].removed += r;
+            species_terms[s].removed += r + solids;
             ledger.species_reacted[s] += r;
+            ledger.species_by_exit[s][ExitKind::Solids.index()] += solids;
             if is_source {
                 ledger.species_from_sources[s] += g;
             } else {

@@ -81,12 +81,14 @@ pub struct Cost {
     pub chemicals: f64,
     /// Water purchase and discharge charges.
     pub water: f64,
+    /// Annualised capital cost.
+    pub capital: f64,
 }
 
 impl Cost {
     /// Sum over items.
     pub fn total(&self) -> f64 {
-        self.electricity + self.heat + self.chemicals + self.water
+        self.electricity + self.heat + self.chemicals + self.water + self.capital
     }
 }
 
@@ -228,23 +230,30 @@ pub fn account_step(
         ut.generation_kwh += energy.generation_kwh[u];
         ut.chemicals_kg += energy.chemicals_kg[u];
         ut.carbon.electricity += e * grid;
-        ut.carbon.heat += h * factors.heat_kg_per_kwh;
+        let heat_factor = if energy.heat_kg_per_kwh[u].is_nan() {
+            factors.heat_kg_per_kwh
+        } else {
+            energy.heat_kg_per_kwh[u]
+        };
+        ut.carbon.heat += h * heat_factor;
         ut.carbon.chemicals += energy.chemicals_co2_kg[u];
         ut.carbon.other += energy.other_co2_kg[u];
         ut.cost.electricity += e * price;
         ut.cost.heat += h * factors.heat_price;
         ut.cost.chemicals += energy.chemicals_cost[u];
         ut.cost.water += energy.water_cost[u];
+        ut.cost.capital += energy.capital_cost[u];
         ut.product += outputs.product[u];
         ut.recirculated_m3 += outputs.recirculated_m3[u];
         park_electricity += e;
         park_generation += energy.generation_kwh[u];
-        summary.carbon.heat += h * factors.heat_kg_per_kwh;
+        summary.carbon.heat += h * heat_factor;
         summary.carbon.chemicals += energy.chemicals_co2_kg[u];
         summary.carbon.other += energy.other_co2_kg[u];
         summary.cost.heat += h * factors.heat_price;
         summary.cost.chemicals += energy.chemicals_cost[u];
         summary.cost.water += energy.water_cost[u];
+        summary.cost.capital += energy.capital_cost[u];
     }
     // On-site generation offsets grid import hour by hour, never below zero.
     let import = (park_electricity - park_generation).max(0.0);

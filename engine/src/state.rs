@@ -115,8 +115,12 @@ pub struct UnitInputs {
     pub lambda: Vec<f64>,
     /// Per unit × species: mass generated per m³ of throughput, g/m³ (loads, source quality).
     pub generated_g_per_m3: Vec<f64>,
-    /// Per unit × species: fraction of inlet mass removed without a port (reaction, solids).
+    /// Per unit × species: fraction of inlet mass destroyed by reaction (oxidised, converted to
+    /// gas), leaving without a port.
     pub removed_fraction: Vec<f64>,
+    /// Per unit × species: fraction of inlet mass leaving as solids (crystallised salt, sludge
+    /// solids), booked as the `solids` exit of the species balance.
+    pub solids_fraction: Vec<f64>,
     /// Per unit × species: the highest inlet concentration the unit accepts, mg/L
     /// (`f64::INFINITY` when unlimited).
     pub accept_limit: Vec<f64>,
@@ -137,6 +141,7 @@ impl UnitInputs {
             lambda: vec![0.0; np * ns],
             generated_g_per_m3: vec![0.0; nu * ns],
             removed_fraction: vec![0.0; nu * ns],
+            solids_fraction: vec![0.0; nu * ns],
             accept_limit: vec![f64::INFINITY; nu * ns],
         }
     }
@@ -242,6 +247,11 @@ pub struct Energy {
     pub water_cost: Vec<f64>,
     /// Per unit: other direct CO2e (embodied in purchased water, process emissions), kg.
     pub other_co2_kg: Vec<f64>,
+    /// Per unit: emission factor of the unit's own heat source, kg CO2/kWh_th (NaN: the park's
+    /// heat factor applies; 0 for waste heat).
+    pub heat_kg_per_kwh: Vec<f64>,
+    /// Per unit: annualised capital cost booked this step, yuan.
+    pub capital_cost: Vec<f64>,
     /// Per link: pumping electricity, kWh this step.
     pub pumping_kwh: Vec<f64>,
 }
@@ -259,6 +269,8 @@ impl Energy {
             chemicals_cost: vec![0.0; nu],
             water_cost: vec![0.0; nu],
             other_co2_kg: vec![0.0; nu],
+            heat_kg_per_kwh: vec![f64::NAN; nu],
+            capital_cost: vec![0.0; nu],
             pumping_kwh: vec![0.0; topo.n_links()],
         }
     }
@@ -274,10 +286,12 @@ impl Energy {
             &mut self.chemicals_cost,
             &mut self.water_cost,
             &mut self.other_co2_kg,
+            &mut self.capital_cost,
             &mut self.pumping_kwh,
         ] {
             v.fill(0.0);
         }
+        self.heat_kg_per_kwh.fill(f64::NAN);
     }
 }
 

@@ -70,6 +70,11 @@ impl InitContext<'_> {
         let ns = self.ns;
         self.inputs.removed_fraction[u * ns..u * ns + r.len()].copy_from_slice(r);
     }
+    /// Sets the fraction of inlet mass leaving as solids, per declared species.
+    pub fn set_solids(&mut self, u: usize, f: &[f64]) {
+        let ns = self.ns;
+        self.inputs.solids_fraction[u * ns..u * ns + f.len()].copy_from_slice(f);
+    }
     /// Sets the accepted inlet limits, mg/L, per declared species.
     pub fn set_accept(&mut self, u: usize, l: &[f64]) {
         let ns = self.ns;
