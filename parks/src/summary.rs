@@ -483,8 +483,8 @@ impl RunSummary {
         let k = &self.cost_yuan;
         let _ = writeln!(
             o,
-            "cost      {:.0} yuan (water {:.0}, electricity {:.0}, heat {:.0}, chemicals {:.0})",
-            self.cost_total_yuan, k.water, k.electricity, k.heat, k.chemicals
+            "cost      {:.0} yuan (water {:.0}, electricity {:.0}, heat {:.0}, chemicals {:.0}, capital {:.0})",
+            self.cost_total_yuan, k.water, k.electricity, k.heat, k.chemicals, k.capital
         );
         let b = &self.balance;
         let _ = writeln!(
