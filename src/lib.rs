@@ -6,7 +6,16 @@
 //! re-exported here for library users.
 
 pub mod cli;
+pub mod columnar;
+pub mod geo;
+pub mod observe;
 pub mod output;
+pub mod report;
+pub mod run;
+pub mod sankey;
+pub mod stream;
+pub mod svg;
+pub mod sweep;
 
 pub use parktwin_engine as engine;
 pub use parktwin_parks as parks;

@@ -198,6 +198,14 @@ pub fn book_step(
                         for s in 0..nc {
                             species_terms[s].outflow += q * c[s];
                         }
+                        let leak = flows.leak[l as usize] * dt;
+                        if leak != 0.0 {
+                            w.removed += leak;
+                            for s in 0..nc {
+                                species_terms[s].removed += leak * c[s];
+                                ledger.species_by_exit[s][ExitKind::Leak.index()] += leak * c[s];
+                            }
+                        }
                     }
                 }
             }

@@ -20,11 +20,13 @@
 //! - [`ledger`]: the closure check;
 //! - [`record`]: accounting, summaries, time series;
 //! - [`diagnostics`]: domain problems as data;
+//! - [`events`]: scenario events and demand noise;
 //! - [`series`]: step-indexed drivers;
 //! - [`sim`]: the World, the phases and the step loop.
 
 pub mod diagnostics;
 pub mod error;
+pub mod events;
 pub mod flow;
 pub mod ledger;
 pub mod mixing;

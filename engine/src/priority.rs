@@ -22,6 +22,10 @@
 //! cleanest first. The solved inlet mix is checked afterwards and an excess (beyond 1e-6
 //! relative) is reported as an `inlet_quality` diagnostic.
 //!
+//! **Leaks.** A link with a leak event loses its leak rate while it carries water: the upstream
+//! port sends `delivered + leak`, the consumer receives `delivered`, and the loss leaves the park
+//! as the upstream unit's `leak` exit (`Flows::leak`).
+//!
 //! **Recycle loops.** Components with a cycle are visited repeatedly (Gauss–Seidel) with their
 //! suppliers' availability restored before each pass, until no throughput changes by more than
 //! 1e-14 relative; with every demand met this takes two passes. A loop whose demands are short
@@ -180,8 +184,9 @@ impl Priority {
             let l = l as usize;
             let s = topo.link_from[l] as usize;
             let mut q = 0.0;
+            let leak = ctx.inputs.link_leak[l];
             if remaining > 0.0 && ctx.inputs.online[s] {
-                let avail = (ctx.inputs.supply_avail[s] - self.supply_used[s]).max(0.0);
+                let avail = (ctx.inputs.supply_avail[s] - self.supply_used[s] - leak).max(0.0);
                 q = remaining.min(avail).min(topo.link_cap[l]);
                 let p = topo.link_from_port[l] as usize;
                 if limited && q > 0.0 {
@@ -198,7 +203,8 @@ impl Priority {
                 }
             }
             flows.link[l] = q;
-            self.supply_used[s] += q;
+            flows.leak[l] = if q > 0.0 { leak } else { 0.0 };
+            self.supply_used[s] += q + flows.leak[l];
             remaining -= q;
             total += q;
         }
@@ -246,11 +252,20 @@ impl Priority {
             if remaining <= 0.0 || !ctx.inputs.online[s] {
                 continue;
             }
-            let avail = (ctx.inputs.supply_avail[s] - self.supply_used[s]).max(0.0);
+            let new_leak = if flows.link[l] > 0.0 {
+                0.0
+            } else {
+                ctx.inputs.link_leak[l]
+            };
+            let avail = (ctx.inputs.supply_avail[s] - self.supply_used[s] - new_leak).max(0.0);
             let q = remaining
                 .min(avail)
                 .min(topo.link_cap[l] - flows.link[l])
                 .max(0.0);
+            if q > 0.0 {
+                flows.leak[l] += new_leak;
+                self.supply_used[s] += new_leak;
+            }
             flows.link[l] += q;
             self.supply_used[s] += q;
             remaining -= q;
@@ -280,13 +295,16 @@ impl Priority {
                 };
                 rem -= share;
                 let t = topo.link_to[l] as usize;
+                let leak = ctx.inputs.link_leak[l].min(share);
                 let q = if ctx.inputs.online[t] {
-                    share.min(topo.link_cap[l])
+                    (share - leak).min(topo.link_cap[l])
                 } else {
                     0.0
                 };
+                let leak = if q > 0.0 { leak } else { 0.0 };
                 flows.link[l] = q;
-                spill += share - q;
+                flows.leak[l] = leak;
+                spill += share - q - leak;
             }
             flows.spill[p] = spill;
             return;
@@ -308,9 +326,12 @@ impl Priority {
                     lim = lim.min(self.quality_cap(t, p, others, target, ctx));
                 }
             }
-            let q = rem.min(lim).max(0.0);
+            let leak = ctx.inputs.link_leak[li];
+            let q = (rem - leak).min(lim).max(0.0);
+            let leak = if q > 0.0 { leak } else { 0.0 };
             flows.link[li] = q;
-            rem -= q;
+            flows.leak[li] = leak;
+            rem -= q + leak;
         }
         flows.spill[p] = rem.max(0.0);
     }
@@ -345,7 +366,7 @@ impl Priority {
                         out += topo
                             .links_of_port(p)
                             .iter()
-                            .map(|&l| flows.link[l as usize])
+                            .map(|&l| flows.link[l as usize] + flows.leak[l as usize])
                             .sum::<f64>();
                     }
                     PortRole::Exit(_) => {
@@ -392,6 +413,7 @@ impl CouplingStrategy for Priority {
         flows.unmet.fill(0.0);
         flows.port.fill(0.0);
         flows.spill.fill(0.0);
+        flows.leak.fill(0.0);
         for c in &topo.flow_components {
             let units = &topo.flow_order[c.start as usize..c.end as usize];
             if !c.cyclic {
@@ -447,7 +469,7 @@ impl CouplingStrategy for Priority {
                 let y: f64 = topo
                     .links_of_port(p)
                     .iter()
-                    .map(|&l| flows.link[l as usize])
+                    .map(|&l| flows.link[l as usize] + flows.leak[l as usize])
                     .sum();
                 flows.port[p] = y;
                 let u = topo.port_unit[p] as usize;

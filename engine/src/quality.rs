@@ -390,5 +390,10 @@ impl QualitySolver {
             let u = self.active[i];
             self.write_ports(u, topo, ns, inputs, storage, quality);
         }
+        // Leave the map clean for the next loop (a loop downstream must not take these units
+        // for its own).
+        for &u in &self.active {
+            self.local[u] = usize::MAX;
+        }
     }
 }

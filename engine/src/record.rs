@@ -33,6 +33,10 @@ pub struct UnitOutputs {
     pub product: Vec<f64>,
     /// Water recirculated inside the unit this step (a cooling tower's circulation), m³.
     pub recirculated_m3: Vec<f64>,
+    /// Steam generated this step (a steam system), t.
+    pub steam_t: Vec<f64>,
+    /// Condensate returned to the boiler this step, t.
+    pub condensate_returned_t: Vec<f64>,
 }
 
 impl UnitOutputs {
@@ -41,12 +45,16 @@ impl UnitOutputs {
         Self {
             product: vec![0.0; topo.n_units()],
             recirculated_m3: vec![0.0; topo.n_units()],
+            steam_t: vec![0.0; topo.n_units()],
+            condensate_returned_t: vec![0.0; topo.n_units()],
         }
     }
     /// Zero every entry.
     pub fn clear(&mut self) {
         self.product.fill(0.0);
         self.recirculated_m3.fill(0.0);
+        self.steam_t.fill(0.0);
+        self.condensate_returned_t.fill(0.0);
     }
 }
 
@@ -119,6 +127,10 @@ pub struct UnitTotals {
     pub product: f64,
     /// Recirculated water, m³.
     pub recirculated_m3: f64,
+    /// Steam generated (steam systems), t.
+    pub steam_t: f64,
+    /// Condensate returned to boilers, t (condensate-return rate: this over `steam_t`).
+    pub condensate_returned_t: f64,
     /// Steps with unmet demand.
     pub unmet_steps: u64,
     /// Water received that had already been used (repeated use in series), m³: the inflow of a
@@ -178,23 +190,29 @@ impl Summary {
 }
 
 /// Books pumping, carbon and cost of one step into `summary`.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "accounting reads every part of the step state"
+)]
 pub fn account_step(
     topo: &Topology,
     flows: &Flows,
     energy: &mut Energy,
     factors: &Factors,
+    park: &crate::events::ParkModifiers,
     outputs: &UnitOutputs,
     clock: &Clock,
     summary: &mut Summary,
 ) {
     let dt = clock.dt_h;
     let step = clock.step;
-    let grid = factors.grid_kg_per_kwh.at(step);
-    let price = factors.electricity_price.at(step);
+    let grid = factors.grid_kg_per_kwh.at(step) * park.grid_factor;
+    let price = factors.electricity_price.at(step) * park.price_factor;
     let mut park_electricity = 0.0;
     for l in 0..topo.n_links() {
         let q = flows.link[l];
-        let e = pumping_kwh(q, topo.link_head_m[l], topo.link_eta[l], dt);
+        // The pump lifts what it sends, leaks included.
+        let e = pumping_kwh(q + flows.leak[l], topo.link_head_m[l], topo.link_eta[l], dt);
         energy.pumping_kwh[l] = e;
         let t = &mut summary.links[l];
         t.volume_m3 += q * dt;
@@ -222,6 +240,9 @@ pub fn account_step(
                 ut.exits_m3[k.index()] += flows.port[p] * dt;
             }
             ut.exits_m3[ExitKind::Spill.index()] += flows.spill[p] * dt;
+            for &l in topo.links_of_port(p) {
+                ut.exits_m3[ExitKind::Leak.index()] += flows.leak[l as usize] * dt;
+            }
         }
         let e = energy.electricity_kwh[u];
         let h = energy.heat_kwh[u];
@@ -239,18 +260,25 @@ pub fn account_step(
         ut.carbon.chemicals += energy.chemicals_co2_kg[u];
         ut.carbon.other += energy.other_co2_kg[u];
         ut.cost.electricity += e * price;
-        ut.cost.heat += h * factors.heat_price;
+        let heat_price = if energy.heat_yuan_per_kwh[u].is_nan() {
+            factors.heat_price
+        } else {
+            energy.heat_yuan_per_kwh[u]
+        };
+        ut.cost.heat += h * heat_price;
         ut.cost.chemicals += energy.chemicals_cost[u];
         ut.cost.water += energy.water_cost[u];
         ut.cost.capital += energy.capital_cost[u];
         ut.product += outputs.product[u];
         ut.recirculated_m3 += outputs.recirculated_m3[u];
+        ut.steam_t += outputs.steam_t[u];
+        ut.condensate_returned_t += outputs.condensate_returned_t[u];
         park_electricity += e;
         park_generation += energy.generation_kwh[u];
         summary.carbon.heat += h * heat_factor;
         summary.carbon.chemicals += energy.chemicals_co2_kg[u];
         summary.carbon.other += energy.other_co2_kg[u];
-        summary.cost.heat += h * factors.heat_price;
+        summary.cost.heat += h * heat_price;
         summary.cost.chemicals += energy.chemicals_cost[u];
         summary.cost.water += energy.water_cost[u];
         summary.cost.capital += energy.capital_cost[u];
@@ -308,6 +336,92 @@ pub struct Recorder {
     pub unit_tds: Vec<f64>,
     /// Per step × link: flow, m³/h.
     pub link_flow: Vec<f64>,
+    /// Per step × unit × declared species: concentration, mg/L, at the same point as
+    /// `unit_tds` (recorded with the series).
+    pub unit_conc: Vec<f64>,
+    /// Always-on accumulators for KPIs and flow pictures, whether or not series are recorded.
+    pub sums: FlowSums,
+}
+
+/// Sums over steps of per-step rates, kept for every run (recording or not), from which KPIs
+/// and Sankey diagrams are built. Each entry is `Σ_steps rate` (m³/h or g/h): multiply by the
+/// step length `dt_h` for volumes (m³) and masses (g). Species are the declared (conserved)
+/// ones, in [`Species`] order.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct FlowSums {
+    /// Steps summed.
+    pub steps: usize,
+    /// Number of declared species the per-species arrays are laid out for.
+    pub species: usize,
+    /// Per link: `Σ q·u`, with `q` the link flow and `u` the 'already used' tracer of the port
+    /// it leaves (used water carried), m³/h.
+    pub link_used: Vec<f64>,
+    /// Per link: `Σ leak`, water lost from the link, m³/h.
+    pub link_leak: Vec<f64>,
+    /// Per link × species: `Σ q·c` carried (leaks excluded), g/h.
+    pub link_species: Vec<f64>,
+    /// Per unit × exit kind ([`ExitKind::ALL`] order) × species: mass leaving by exit ports,
+    /// spill and leaks from the unit's outgoing links, g/h.
+    pub exit_species: Vec<f64>,
+}
+
+impl FlowSums {
+    fn accumulate(&mut self, topo: &Topology, species: &Species, flows: &Flows, quality: &Quality) {
+        let ns = species.len();
+        let nc = species.conserved;
+        let (nl, nu) = (topo.n_links(), topo.n_units());
+        if self.link_used.len() != nl || self.species != nc {
+            self.species = nc;
+            self.link_used = vec![0.0; nl];
+            self.link_leak = vec![0.0; nl];
+            self.link_species = vec![0.0; nl * nc];
+            self.exit_species = vec![0.0; nu * ExitKind::ALL.len() * nc];
+        }
+        let used = species.used_tracer();
+        let nk = ExitKind::ALL.len();
+        for l in 0..nl {
+            let q = flows.link[l];
+            let leak = flows.leak[l];
+            let p = topo.link_from_port[l] as usize;
+            let c = &quality.port[p * ns..p * ns + ns];
+            if let Some(t) = used {
+                self.link_used[l] += q * c[t];
+            }
+            self.link_leak[l] += leak;
+            for s in 0..nc {
+                self.link_species[l * nc + s] += q * c[s];
+            }
+            if leak != 0.0 {
+                let u = topo.link_from[l] as usize;
+                let base = (u * nk + ExitKind::Leak.index()) * nc;
+                for s in 0..nc {
+                    self.exit_species[base + s] += leak * c[s];
+                }
+            }
+        }
+        for u in 0..nu {
+            for p in topo.ports_of(u) {
+                let c = &quality.port[p * ns..p * ns + ns];
+                if let PortRole::Exit(k) = topo.port_role[p] {
+                    let q = flows.port[p];
+                    if q != 0.0 {
+                        let base = (u * nk + k.index()) * nc;
+                        for s in 0..nc {
+                            self.exit_species[base + s] += q * c[s];
+                        }
+                    }
+                }
+                let spill = flows.spill[p];
+                if spill != 0.0 {
+                    let base = (u * nk + ExitKind::Spill.index()) * nc;
+                    for s in 0..nc {
+                        self.exit_species[base + s] += spill * c[s];
+                    }
+                }
+            }
+        }
+        self.steps += 1;
+    }
 }
 
 /// Appends one step to `rec`.
@@ -319,6 +433,7 @@ pub fn record_step(
     quality: &Quality,
     storage: &Storage,
 ) {
+    rec.sums.accumulate(topo, species, flows, quality);
     if !rec.enabled {
         return;
     }
@@ -342,4 +457,17 @@ pub fn record_step(
         }
     }));
     rec.link_flow.extend_from_slice(&flows.link);
+    let nc = species.conserved;
+    rec.unit_conc.extend((0..topo.n_units()).flat_map(|u| {
+        (0..nc).map(move |s| {
+            if topo.unit_flow[u] == crate::network::FlowKind::Source {
+                quality.port[topo.unit_port_start[u] as usize * ns + s]
+            } else {
+                match topo.unit_quality[u] {
+                    crate::network::QualityKind::Mixed => storage.conc_end[u * ns + s],
+                    crate::network::QualityKind::Affine => quality.inlet[u * ns + s],
+                }
+            }
+        })
+    }));
 }

@@ -9,6 +9,7 @@
 //! touching the same data always run in a declared order.
 
 use crate::diagnostics::{DiagnosticKind, Diagnostics};
+use crate::events::{Events, ParkModifiers, apply_events};
 use crate::flow::{AllocationContext, Strategy};
 use crate::ledger::{Ledger, book_step};
 use crate::network::Topology;
@@ -48,29 +49,9 @@ pub struct Solver(pub QualitySolver);
 #[derive(SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct EngineAccounting;
 
-/// Scheduled outages: per unit, half-open step windows `[from, to)` in which it is out of
-/// service. Applied in [`Phase::Drivers`] before the units state their needs.
-#[derive(Resource, Clone, Debug, Default)]
-pub struct Outages {
-    /// `(unit index, from step, to step)`.
-    pub windows: Vec<(u32, usize, usize)>,
-}
-
-fn begin_step(
-    mut energy: ResMut<Energy>,
-    mut outputs: ResMut<UnitOutputs>,
-    outages: Res<Outages>,
-    clock: Res<Clock>,
-    mut inputs: ResMut<UnitInputs>,
-) {
+fn begin_step(mut energy: ResMut<Energy>, mut outputs: ResMut<UnitOutputs>) {
     energy.clear();
     outputs.clear();
-    inputs.online.fill(true);
-    for &(u, from, to) in &outages.windows {
-        if clock.step >= from && clock.step < to {
-            inputs.online[u as usize] = false;
-        }
-    }
 }
 
 #[expect(
@@ -116,6 +97,7 @@ fn allocate(
         flows.port.fill(0.0);
         flows.spill.fill(0.0);
         flows.unmet.fill(0.0);
+        flows.leak.fill(0.0);
     }
     let step = clock.step;
     for u in 0..topo.n_units() {
@@ -242,6 +224,7 @@ fn solve(
     reason = "a system reads the resources it needs"
 )]
 fn account(
+    park: Res<ParkModifiers>,
     topo: Res<Topology>,
     flows: Res<Flows>,
     factors: Res<Factors>,
@@ -261,6 +244,7 @@ fn account(
         &flows,
         &mut energy,
         &factors,
+        &park,
         &outputs,
         &clock,
         &mut summary,
@@ -339,7 +323,8 @@ impl Simulation {
         world.insert_resource(Ledger::new(&topo, conserved));
         world.insert_resource(Summary::new(&topo));
         world.init_resource::<Recorder>();
-        world.init_resource::<Outages>();
+        world.init_resource::<Events>();
+        world.init_resource::<ParkModifiers>();
         world.init_resource::<Solver>();
 
         let mut schedule = Schedule::new(StepSchedule);
@@ -360,7 +345,7 @@ impl Simulation {
                 .chain(),
         );
         schedule.configure_sets(EngineAccounting.in_set(Phase::Account));
-        schedule.add_systems(begin_step.in_set(Phase::Drivers));
+        schedule.add_systems((begin_step, apply_events).chain().in_set(Phase::Drivers));
         schedule.add_systems(allocate.in_set(Phase::Allocate));
         schedule.add_systems(solve.in_set(Phase::Solve));
         schedule.add_systems(account.in_set(EngineAccounting));

@@ -103,8 +103,15 @@ pub struct UnitInputs {
     /// Per unit: the inflow a Demand unit needs, or the pull target of an Accept/Tank unit
     /// (0 when it does not pull), m³/h.
     pub target: Vec<f64>,
-    /// Per unit: whether it is in service this step.
+    /// Per unit: whether it is in service this step (set by events).
     pub online: Vec<bool>,
+    /// Per unit: multiplier on the unit's driving load this step (events, demand noise); unit
+    /// models multiply their production or heat load by it.
+    pub load_factor: Vec<f64>,
+    /// Per unit: cap on a source's availability this step, m³/h (events).
+    pub supply_cap: Vec<f64>,
+    /// Per link: loss while the link carries water this step, m³/h (events).
+    pub link_leak: Vec<f64>,
     /// Per unit: how much consumers may pull from a source or tank this step, m³/h.
     pub supply_avail: Vec<f64>,
     /// Per port: share of the unit's throughput leaving by this port (driven and exit ports).
@@ -135,6 +142,9 @@ impl UnitInputs {
         Self {
             target: vec![0.0; nu],
             online: vec![true; nu],
+            load_factor: vec![1.0; nu],
+            supply_cap: vec![f64::INFINITY; nu],
+            link_leak: vec![0.0; topo.n_links()],
             supply_avail: vec![0.0; nu],
             port_share: vec![0.0; np],
             tau: vec![1.0; np * ns],
@@ -160,6 +170,9 @@ pub struct Flows {
     pub port: Vec<f64>,
     /// Per port: part of the port's flow that no link could take (leaves the park as spill).
     pub spill: Vec<f64>,
+    /// Per link: water lost from the link (leaves the park as the upstream unit's leak), m³/h.
+    /// The upstream port sends `link + leak`; the downstream unit receives `link`.
+    pub leak: Vec<f64>,
 }
 
 impl Flows {
@@ -171,6 +184,7 @@ impl Flows {
             unmet: vec![0.0; topo.n_units()],
             port: vec![0.0; topo.n_ports()],
             spill: vec![0.0; topo.n_ports()],
+            leak: vec![0.0; topo.n_links()],
         }
     }
 }
@@ -250,6 +264,9 @@ pub struct Energy {
     /// Per unit: emission factor of the unit's own heat source, kg CO2/kWh_th (NaN: the park's
     /// heat factor applies; 0 for waste heat).
     pub heat_kg_per_kwh: Vec<f64>,
+    /// Per unit: price of the unit's own heat, yuan/kWh_th (NaN: the park's heat price applies;
+    /// 0 for waste heat).
+    pub heat_yuan_per_kwh: Vec<f64>,
     /// Per unit: annualised capital cost booked this step, yuan.
     pub capital_cost: Vec<f64>,
     /// Per link: pumping electricity, kWh this step.
@@ -270,6 +287,7 @@ impl Energy {
             water_cost: vec![0.0; nu],
             other_co2_kg: vec![0.0; nu],
             heat_kg_per_kwh: vec![f64::NAN; nu],
+            heat_yuan_per_kwh: vec![f64::NAN; nu],
             capital_cost: vec![0.0; nu],
             pumping_kwh: vec![0.0; topo.n_links()],
         }
@@ -292,6 +310,7 @@ impl Energy {
             v.fill(0.0);
         }
         self.heat_kg_per_kwh.fill(f64::NAN);
+        self.heat_yuan_per_kwh.fill(f64::NAN);
     }
 }
 

@@ -3,10 +3,11 @@
 
 use crate::validate::{ParkMeta, ValidPark};
 use parktwin_engine::bevy_ecs::world::World;
+use parktwin_engine::events::{DemandNoise, Events, Target};
 use parktwin_engine::flow::{CouplingStrategy, Strategy};
 use parktwin_engine::priority::Priority;
 use parktwin_engine::record::Recorder;
-use parktwin_engine::sim::{Outages, ScheduleError, Simulation};
+use parktwin_engine::sim::{ScheduleError, Simulation};
 use parktwin_engine::state::{Clock, Quality, Species, Storage, UnitInputs};
 use parktwin_units::InitContext;
 
@@ -17,6 +18,19 @@ pub struct BuildOptions {
     pub record_series: bool,
     /// The coupling strategy (default: the priority cascade).
     pub strategy: Option<Box<dyn CouplingStrategy>>,
+    /// Seeded demand noise on water-using units.
+    pub demand_noise: Option<NoiseOptions>,
+}
+
+/// Demand noise (see [`parktwin_engine::events`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct NoiseOptions {
+    /// Relative standard deviation.
+    pub sd: f64,
+    /// Hour-to-hour autocorrelation.
+    pub hourly_correlation: f64,
+    /// Seed.
+    pub seed: u64,
 }
 
 /// A built park: the simulation and its descriptive facts.
@@ -78,9 +92,25 @@ pub fn build(park: ValidPark, options: BuildOptions) -> Result<BuiltPark, Schedu
             .strategy
             .unwrap_or_else(|| Box::new(Priority::new())),
     ));
-    world.insert_resource(Outages {
-        windows: park.outages,
-    });
+    // Link events name links in declaration order; the topology keeps that order (links are
+    // only dropped when invalid, and then the park is not valid), so indices carry over.
+    let events: Vec<_> = park
+        .events
+        .into_iter()
+        .filter(|e| match e.target {
+            Target::Link(l) => (l as usize) < topo.n_links(),
+            _ => true,
+        })
+        .collect();
+    world.insert_resource(Events { list: events });
+    if let Some(n) = options.demand_noise {
+        let units: Vec<u32> = (0..topo.n_units())
+            .filter(|&u| topo.unit_uses_water[u])
+            .map(|u| u as u32)
+            .collect();
+        world.insert_resource(DemandNoise::new(n.sd, n.hourly_correlation, n.seed, &units));
+    }
+    park.resources.insert_into(&mut world);
     world.insert_resource(Recorder {
         enabled: options.record_series,
         ..Default::default()

@@ -11,9 +11,14 @@ pub mod calendar;
 pub mod drivers;
 pub mod factors;
 pub mod generate;
+pub mod kpi;
 pub mod load;
+pub mod scenario;
 pub mod schema;
+pub mod stochastic;
 pub mod summary;
+pub mod totals;
+pub mod unit_specs;
 pub mod validate;
 
 use std::path::Path;

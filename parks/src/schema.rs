@@ -12,6 +12,8 @@
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+pub use crate::unit_specs::*;
+
 /// Species → value map.
 pub type SpeciesMap = BTreeMap<String, f64>;
 
@@ -43,6 +45,12 @@ pub struct Park {
     /// Scheduled events.
     #[serde(default)]
     pub events: Vec<EventSpec>,
+    /// Weather drivers (dry bulb, wet bulb, rainfall); constant defaults when absent.
+    #[serde(default)]
+    pub weather: Option<WeatherSpec>,
+    /// KPI targets and the intake-accounting policy (see [`crate::kpi`]).
+    #[serde(default)]
+    pub kpi: KpiSpec,
 }
 
 /// Time axis.
@@ -149,6 +157,13 @@ pub struct CarbonSpec {
     /// Heat price, yuan/kWh_th.
     #[serde(default)]
     pub heat_yuan_per_kwh: f64,
+    /// Water-resource tax by source kind (`"groundwater"`, `"surface"`, ...), yuan/m³, on top of
+    /// each source's price (none by default).
+    #[serde(default)]
+    pub water_resource_tax_yuan_per_m3: ResourceTaxSpec,
+    /// Environmental-protection tax on discharged pollutants (none by default).
+    #[serde(default)]
+    pub environmental_tax: Option<EnvironmentalTaxSpec>,
 }
 
 fn default_grid() -> GridFactor {
@@ -165,6 +180,8 @@ impl Default for CarbonSpec {
             heat_kg_per_kwh: 0.0,
             electricity_yuan_per_kwh: default_price(),
             heat_yuan_per_kwh: 0.0,
+            water_resource_tax_yuan_per_m3: ResourceTaxSpec::new(),
+            environmental_tax: None,
         }
     }
 }
@@ -208,6 +225,26 @@ pub enum UnitSpec {
     Mixer(JunctionSpec),
     /// An outfall.
     Discharge(DischargeSpec),
+    /// Reverse osmosis.
+    ReverseOsmosis(RoSpec),
+    /// Thermal desalination (MED, MVC).
+    ThermalDesal(ThermalDesalSpec),
+    /// Membrane filtration preset (MF, UF, NF).
+    Filtration(FiltrationSpec),
+    /// Softening preset (lime, ion exchange).
+    Softening(SofteningSpec),
+    /// Biological treatment (activated sludge, anammox, MBR).
+    Biological(BiologicalSpec),
+    /// Zero-liquid-discharge evaporator/crystalliser.
+    Crystalliser(CrystalliserSpec),
+    /// Steam system with condensate return.
+    SteamSystem(SteamSystemSpec),
+    /// Rainwater harvesting.
+    RainHarvest(RainHarvestSpec),
+    /// Mine-water inflow.
+    MineWater(MineWaterSpec),
+    /// On-site generation.
+    Generator(GeneratorSpec),
 }
 
 impl UnitSpec {
@@ -222,6 +259,16 @@ impl UnitSpec {
             UnitSpec::Treatment(s) => &s.id,
             UnitSpec::Splitter(s) | UnitSpec::Mixer(s) => &s.id,
             UnitSpec::Discharge(s) => &s.id,
+            UnitSpec::ReverseOsmosis(s) => &s.id,
+            UnitSpec::ThermalDesal(s) => &s.id,
+            UnitSpec::Filtration(s) => &s.id,
+            UnitSpec::Softening(s) => &s.id,
+            UnitSpec::Biological(s) => &s.id,
+            UnitSpec::Crystalliser(s) => &s.id,
+            UnitSpec::SteamSystem(s) => &s.id,
+            UnitSpec::RainHarvest(s) => &s.id,
+            UnitSpec::MineWater(s) => &s.id,
+            UnitSpec::Generator(s) => &s.id,
         }
     }
 
@@ -236,6 +283,16 @@ impl UnitSpec {
             UnitSpec::Treatment(s) => s.enterprise.as_deref(),
             UnitSpec::Splitter(s) | UnitSpec::Mixer(s) => s.enterprise.as_deref(),
             UnitSpec::Discharge(s) => s.enterprise.as_deref(),
+            UnitSpec::ReverseOsmosis(s) => s.enterprise.as_deref(),
+            UnitSpec::ThermalDesal(s) => s.enterprise.as_deref(),
+            UnitSpec::Filtration(s) => s.enterprise.as_deref(),
+            UnitSpec::Softening(s) => s.enterprise.as_deref(),
+            UnitSpec::Biological(s) => s.enterprise.as_deref(),
+            UnitSpec::Crystalliser(s) => s.enterprise.as_deref(),
+            UnitSpec::SteamSystem(s) => s.enterprise.as_deref(),
+            UnitSpec::RainHarvest(s) => s.enterprise.as_deref(),
+            UnitSpec::MineWater(s) => s.enterprise.as_deref(),
+            UnitSpec::Generator(s) => s.enterprise.as_deref(),
         }
     }
 
@@ -250,6 +307,16 @@ impl UnitSpec {
             UnitSpec::Treatment(s) => s.location.as_deref(),
             UnitSpec::Splitter(s) | UnitSpec::Mixer(s) => s.location.as_deref(),
             UnitSpec::Discharge(s) => s.location.as_deref(),
+            UnitSpec::ReverseOsmosis(s) => s.location.as_deref(),
+            UnitSpec::ThermalDesal(s) => s.location.as_deref(),
+            UnitSpec::Filtration(s) => s.location.as_deref(),
+            UnitSpec::Softening(s) => s.location.as_deref(),
+            UnitSpec::Biological(s) => s.location.as_deref(),
+            UnitSpec::Crystalliser(s) => s.location.as_deref(),
+            UnitSpec::SteamSystem(s) => s.location.as_deref(),
+            UnitSpec::RainHarvest(s) => s.location.as_deref(),
+            UnitSpec::MineWater(s) => s.location.as_deref(),
+            UnitSpec::Generator(s) => s.location.as_deref(),
         }
     }
 
@@ -265,6 +332,16 @@ impl UnitSpec {
             UnitSpec::Splitter(_) => "Splitter",
             UnitSpec::Mixer(_) => "Mixer",
             UnitSpec::Discharge(_) => "Discharge",
+            UnitSpec::ReverseOsmosis(_) => "ReverseOsmosis",
+            UnitSpec::ThermalDesal(_) => "ThermalDesal",
+            UnitSpec::Filtration(_) => "Filtration",
+            UnitSpec::Softening(_) => "Softening",
+            UnitSpec::Biological(_) => "Biological",
+            UnitSpec::Crystalliser(_) => "Crystalliser",
+            UnitSpec::SteamSystem(_) => "SteamSystem",
+            UnitSpec::RainHarvest(_) => "RainHarvest",
+            UnitSpec::MineWater(_) => "MineWater",
+            UnitSpec::Generator(_) => "Generator",
         }
     }
 }
@@ -451,11 +528,17 @@ pub struct CoolingTowerSpec {
     /// Enterprise.
     #[serde(default)]
     pub enterprise: Option<String>,
-    /// Heat load, MW.
-    pub heat_load_mw: Driver,
+    /// Heat load, MW (give this or `circulation_m3_per_h`).
+    #[serde(default)]
+    pub heat_load_mw: Option<Driver>,
+    /// Circulation, m³/h, when the tower is driven by circulation × range (the heat load then
+    /// follows as `R·ρ·c_p·ΔT`).
+    #[serde(default)]
+    pub circulation_m3_per_h: Option<Driver>,
     /// Range, °C.
     pub range_c: f64,
-    /// Cycles of concentration.
+    /// Cycles of concentration: fixed, or the upper bound under conductivity control or
+    /// scaling limits.
     pub cycles: f64,
     /// Drift, fraction of circulation (default 0.0001, modern eliminators).
     #[serde(default = "default_drift")]
@@ -483,6 +566,26 @@ pub struct CoolingTowerSpec {
     /// Price of the chemicals, yuan/kg.
     #[serde(default)]
     pub chemical_yuan_per_kg: f64,
+    /// Evaporation method (default `MetricRule`; `GbT50050` and `LatentHeat(f)` read the
+    /// weather and the heat load).
+    #[serde(default)]
+    pub evaporation: EvaporationSpec,
+    /// Blowdown control (default `FixedCycles`; `Conductivity(setpoint_mg_per_l)`).
+    #[serde(default)]
+    pub blowdown: BlowdownSpec,
+    /// Scaling limits on the cycles (none by default).
+    #[serde(default)]
+    pub scaling: Option<ScalingSpec>,
+    /// Scale inhibitor (none by default).
+    #[serde(default)]
+    pub inhibitor: Option<InhibitorSpec>,
+    /// Approach of the cold water to the wet bulb, °C (default 5 [M]: 3–6 °C), for the
+    /// hot-water temperature of the scaling indices.
+    #[serde(default)]
+    pub approach_c: Option<f64>,
+    /// Capital cost (capacity in MW of heat rejected).
+    #[serde(default)]
+    pub capital: Option<CapitalSpec>,
     /// Coordinates.
     #[serde(default)]
     pub location: Option<Vec<f64>>,
@@ -631,10 +734,10 @@ fn default_link_eta() -> f64 {
     0.7
 }
 
-/// A scheduled event.
+/// A scheduled event. Times are hours from the start; `from_h` is inclusive, `to_h` exclusive.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 pub enum EventSpec {
-    /// A unit out of service from `from_h` (inclusive) to `to_h` (exclusive), hours from start.
+    /// A unit out of service.
     Outage {
         /// Unit id.
         unit: String,
@@ -643,4 +746,134 @@ pub enum EventSpec {
         /// End, h.
         to_h: f64,
     },
+    /// A cap on a source's withdrawal (drought, curtailed permit).
+    IntakeCap {
+        /// Source id.
+        source: String,
+        /// Cap, m³/h.
+        cap_m3_per_h: f64,
+        /// Start, h.
+        from_h: f64,
+        /// End, h.
+        to_h: f64,
+    },
+    /// Heat load of cooling towers multiplied by `factor` (all towers when `units` is empty).
+    HeatWave {
+        /// Cooling-tower ids (empty: every cooling tower).
+        #[serde(default)]
+        units: Vec<String>,
+        /// Multiplier.
+        factor: f64,
+        /// Start, h.
+        from_h: f64,
+        /// End, h.
+        to_h: f64,
+    },
+    /// Production of processes multiplied by `factor` (all processes when `units` is empty).
+    Production {
+        /// Process ids (empty: every process).
+        #[serde(default)]
+        units: Vec<String>,
+        /// Multiplier.
+        factor: f64,
+        /// Start, h.
+        from_h: f64,
+        /// End, h.
+        to_h: f64,
+    },
+    /// Electricity price multiplied by `factor`.
+    Tariff {
+        /// Multiplier.
+        factor: f64,
+        /// Start, h.
+        from_h: f64,
+        /// End, h.
+        to_h: f64,
+    },
+    /// Grid emission factor multiplied by `factor`.
+    GridCarbon {
+        /// Multiplier.
+        factor: f64,
+        /// Start, h.
+        from_h: f64,
+        /// End, h.
+        to_h: f64,
+    },
+    /// A leak on a link: this much is lost while the link carries water.
+    Leak {
+        /// Link id (`"FROM->TO"` by default).
+        link: String,
+        /// Loss, m³/h.
+        m3_per_h: f64,
+        /// Start, h.
+        from_h: f64,
+        /// End, h.
+        to_h: f64,
+    },
+}
+
+/// KPI targets and the intake-accounting policy of a park (DOMAIN.md, "KPIs"). Every field has
+/// a default, so `kpi` may be left out.
+///
+/// ```ron
+/// kpi: (
+///     targets: {"repeated_use_rate": 0.94, "intake_per_10k_yuan": 8.0},
+///     enterprise_targets: {"steel": {"repeated_use_rate": 0.975}},
+///     intake_kinds: [Municipal, Surface, Groundwater, ReclaimedMunicipal],
+///     transfers_are_intake: true,
+///     closure_tolerance: 0.05,
+/// )
+/// ```
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct KpiSpec {
+    /// Park-level targets by KPI key (see [`crate::kpi::KPI_KEYS`]); rates are fractions
+    /// (0.94, not 94). Default: the Action Plan's 2025 national repeated-use rate, 0.94.
+    #[serde(default = "default_targets")]
+    pub targets: BTreeMap<String, f64>,
+    /// Targets per enterprise id, by KPI key.
+    #[serde(default)]
+    pub enterprise_targets: BTreeMap<String, BTreeMap<String, f64>>,
+    /// Source kinds that count as intake (取水量). Default: municipal, surface, groundwater
+    /// and purchased reclaimed municipal water (GB/T 18916 practice).
+    #[serde(default = "default_intake_kinds")]
+    pub intake_kinds: Vec<SourceKindSpec>,
+    /// Whether water received from another enterprise counts as the receiver's intake
+    /// (separate accounting units; default true). It never counts as the park's intake.
+    #[serde(default = "default_true")]
+    pub transfers_are_intake: bool,
+    /// Largest relative closure error `|ΣV_in − ΣV_out − ΔS|/ΣV_in` accepted in the water-balance
+    /// tables (GB/T 12452 practice: 5 % per unit, 10 % site-wide; default 0.05).
+    #[serde(default = "default_closure")]
+    pub closure_tolerance: f64,
+}
+
+fn default_targets() -> BTreeMap<String, f64> {
+    BTreeMap::from([("repeated_use_rate".to_string(), 0.94)])
+}
+fn default_intake_kinds() -> Vec<SourceKindSpec> {
+    vec![
+        SourceKindSpec::Municipal,
+        SourceKindSpec::Surface,
+        SourceKindSpec::Groundwater,
+        SourceKindSpec::ReclaimedMunicipal,
+    ]
+}
+fn default_true() -> bool {
+    true
+}
+fn default_closure() -> f64 {
+    0.05
+}
+
+impl Default for KpiSpec {
+    fn default() -> Self {
+        Self {
+            targets: default_targets(),
+            enterprise_targets: BTreeMap::new(),
+            intake_kinds: default_intake_kinds(),
+            transfers_are_intake: true,
+            closure_tolerance: default_closure(),
+        }
+    }
 }

@@ -1,14 +1,18 @@
 //! The run summary: water by source kind and exit, repeated use, species in and out, energy,
 //! carbon, cost, balance closure and diagnostics — as one serialisable value, and as text.
 //!
-//! Intake-accounting policy (DOMAIN.md, "KPIs"): municipal supply, surface water, groundwater
-//! and purchased reclaimed municipal water count as intake (取水量); seawater, brackish water,
-//! mine water and rainwater are unconventional water reported beside intake but not in it
-//! (GB/T 18916 practice); reclaimed municipal water is both intake and unconventional. Repeated
-//! use `V_r` is cooling-water recirculation plus serial reuse (water entering a water-using unit
-//! that had already been used, tracked exactly by the 'already used' tracer), and the
-//! repeated-use rate is `V_r/(V_i + V_r)` (GB/T 7119).
+//! Intake-accounting policy (DOMAIN.md, "KPIs"; configurable in the park's `kpi` block): by
+//! default municipal supply, surface water, groundwater and purchased reclaimed municipal water
+//! count as intake (取水量); seawater, brackish water, mine water and rainwater are
+//! unconventional water reported beside intake but not in it (GB/T 18916 practice); reclaimed
+//! municipal water is both intake and unconventional. Repeated use `V_r` is cooling-water
+//! recirculation plus serial reuse (water entering a water-using unit that had already been
+//! used, tracked exactly by the 'already used' tracer), and the repeated-use rate is
+//! `V_r/(V_i + V_r)` (GB/T 7119). The KPIs per enterprise and the water-balance tables are in
+//! [`crate::kpi`]; the summary carries them as `kpi`.
 
+use crate::kpi::{KpiReport, Policy};
+use crate::totals::Totals;
 use crate::validate::ParkMeta;
 use parktwin_engine::diagnostics::{Diagnostic, DiagnosticKind, Diagnostics};
 use parktwin_engine::ledger::{Ledger, RELATIVE_TOLERANCE, SPECIES_FLOOR_G, WATER_FLOOR_M3, Worst};
@@ -22,13 +26,10 @@ use std::fmt::Write as _;
 
 /// Whether water of `kind` counts as intake under the default policy.
 pub fn counts_as_intake(kind: SourceKind) -> bool {
-    matches!(
-        kind,
-        SourceKind::Municipal
-            | SourceKind::Surface
-            | SourceKind::Groundwater
-            | SourceKind::ReclaimedMunicipal
-    )
+    Policy::of(&crate::schema::KpiSpec::default())
+        .intake_kinds
+        .iter()
+        .any(|k| k == kind.name())
 }
 
 /// Water over the run, m³.
@@ -125,6 +126,10 @@ pub struct UnitRow {
     pub type_name: String,
     /// Enterprise id.
     pub enterprise: Option<String>,
+    /// Kind of water, for sources.
+    pub source_kind: Option<String>,
+    /// Coordinates `[longitude, latitude]`, if given.
+    pub location: Option<[f64; 2]>,
     /// Throughput (a source: withdrawal), m³.
     pub throughput_m3: f64,
     /// Unmet, m³.
@@ -197,10 +202,10 @@ pub struct RunSummary {
     pub units: Vec<UnitRow>,
     /// Per link.
     pub links: Vec<LinkRow>,
+    /// KPIs per enterprise and for the park, unit-product intake against the Action Plan, and
+    /// the water-balance tables.
+    pub kpi: KpiReport,
 }
-
-/// The intake policy in words.
-pub const INTAKE_POLICY: &str = "intake = municipal + surface + groundwater + purchased reclaimed water; seawater, brackish, mine water and rainwater are unconventional and not intake; transfers between enterprises are internal to the park";
 
 fn kind_name(k: DiagnosticKind) -> String {
     serde_json::to_value(k)
@@ -221,6 +226,7 @@ pub fn summarize(sim: &Simulation, meta: &ParkMeta) -> RunSummary {
         .name()
         .to_string();
 
+    let policy = Policy::of(&meta.kpi);
     let mut by_kind: BTreeMap<String, f64> = BTreeMap::new();
     let (mut intake, mut uncon, mut total) = (0.0, 0.0, 0.0);
     for (u, m) in meta.units.iter().enumerate() {
@@ -228,7 +234,7 @@ pub fn summarize(sim: &Simulation, meta: &ParkMeta) -> RunSummary {
             let w = s.units[u].throughput_m3;
             *by_kind.entry(k.name().to_string()).or_insert(0.0) += w;
             total += w;
-            if counts_as_intake(k) {
+            if policy.intake_kinds.iter().any(|n| n == k.name()) {
                 intake += w;
             }
             if k.is_unconventional() {
@@ -335,6 +341,8 @@ pub fn summarize(sim: &Simulation, meta: &ParkMeta) -> RunSummary {
             enterprise: meta.units[u]
                 .enterprise
                 .map(|e| meta.enterprises[e].id.clone()),
+            source_kind: meta.units[u].source_kind.map(|k| k.name().to_string()),
+            location: meta.units[u].location,
             throughput_m3: t.throughput_m3,
             unmet_m3: t.unmet_m3,
             reused_m3: t.reused_m3,
@@ -363,7 +371,7 @@ pub fn summarize(sim: &Simulation, meta: &ParkMeta) -> RunSummary {
         step_h: meta.dt_h,
         strategy,
         grid_factor: meta.grid_label.clone(),
-        intake_policy: INTAKE_POLICY.to_string(),
+        intake_policy: policy.text.clone(),
         water_m3: water,
         species,
         energy,
@@ -376,6 +384,7 @@ pub fn summarize(sim: &Simulation, meta: &ParkMeta) -> RunSummary {
         diagnostics_first: diag.first.clone(),
         units,
         links,
+        kpi: crate::kpi::compute(topo, meta, &Totals::capture(sim)),
     }
 }
 
@@ -506,6 +515,8 @@ impl RunSummary {
                 let _ = writeln!(o, "  {k:<18} {n}{first}");
             }
         }
+        let _ = writeln!(o);
+        o.push_str(&self.kpi.to_text());
         o
     }
 }

@@ -10,14 +10,17 @@ use crate::drivers::{Axis, CsvCache, to_series};
 use crate::factors::grid_factor;
 use crate::load::{LoadError, ParkFile, Problem};
 use crate::schema::*;
+use parktwin_engine::events::{Event, EventKind, Target};
 use parktwin_engine::network::{LinkDecl, NetworkBuilder, Topology};
 use parktwin_engine::series::Series;
 use parktwin_engine::state::Factors;
 use parktwin_units::process::Loss;
 use parktwin_units::{
-    AnyUnit, CoolingTower, Discharge, Feed, Junction, Process, Source, SourceKind, Tank, Treatment,
+    AnyUnit, Discharge, Feed, Junction, Process, Source, SourceKind, Tank, Treatment,
 };
 use std::collections::{HashMap, HashSet};
+
+mod physics;
 
 /// Longest horizon accepted, steps (ten years of hourly steps).
 pub const MAX_STEPS: usize = 87_600;
@@ -63,6 +66,8 @@ pub struct ParkMeta {
     pub enterprises: Vec<EnterpriseSpec>,
     /// Grid factor label.
     pub grid_label: String,
+    /// KPI targets and intake policy, checked.
+    pub kpi: KpiSpec,
 }
 
 /// A park resolved into engine terms, ready to build.
@@ -78,8 +83,11 @@ pub struct ValidPark {
     pub topology: Topology,
     /// Park factors.
     pub factors: Factors,
-    /// Outage windows `(unit, from step, to step)`.
-    pub outages: Vec<(u32, usize, usize)>,
+    /// Scenario events, in step windows. Link targets are indices in declaration order,
+    /// remapped to the compiled topology's link order.
+    pub events: Vec<Event>,
+    /// Park-wide resources of the unit models (weather, taxes).
+    pub resources: parktwin_units::ParkResources,
 }
 
 struct Checker<'a> {
@@ -372,6 +380,10 @@ pub fn validate(file: &ParkFile) -> Result<ValidPark, LoadError> {
             );
         }
     }
+    let resources = parktwin_units::ParkResources {
+        weather: physics::weather(&mut c, &park.weather),
+        taxes: physics::taxes(&mut c, park, &ids),
+    };
     let mut units = Vec::with_capacity(park.units.len());
     let mut metas = Vec::with_capacity(park.units.len());
     let big = MAX_MAGNITUDE;
@@ -702,92 +714,7 @@ pub fn validate(file: &ParkFile) -> Result<ValidPark, LoadError> {
             }
             UnitSpec::CoolingTower(s) => {
                 meta.is_use = true;
-                AnyUnit::CoolingTower(CoolingTower {
-                    heat_load_mw: c.driver(&it, line, "heat_load_mw", &s.heat_load_mw, 0.0, 1e5),
-                    range_c: c.num(&it, line, "range_c", s.range_c, 0.0, true, 50.0),
-                    cycles: c.num(&it, line, "cycles", s.cycles, 1.0, true, 100.0),
-                    drift_fraction: c.num(
-                        &it,
-                        line,
-                        "drift_fraction",
-                        s.drift_fraction,
-                        0.0,
-                        false,
-                        0.05,
-                    ),
-                    holding_volume_m3: c.num(
-                        &it,
-                        line,
-                        "holding_volume_m3",
-                        s.holding_volume_m3,
-                        0.0,
-                        true,
-                        big,
-                    ),
-                    initial_mg_per_l: c.species_vec(
-                        &it,
-                        line,
-                        "initial_mg_per_l",
-                        &s.initial_mg_per_l,
-                        0.0,
-                        0.0,
-                        1e6,
-                    ),
-                    circulation_head_m: c.num(
-                        &it,
-                        line,
-                        "circulation_head_m",
-                        s.circulation_head_m,
-                        0.0,
-                        false,
-                        500.0,
-                    ),
-                    pump_efficiency: c.num(
-                        &it,
-                        line,
-                        "pump_efficiency",
-                        s.pump_efficiency,
-                        0.0,
-                        true,
-                        1.0,
-                    ),
-                    fan_kw_per_mw: c.num(
-                        &it,
-                        line,
-                        "fan_kw_per_mw",
-                        s.fan_kw_per_mw,
-                        0.0,
-                        false,
-                        1e3,
-                    ),
-                    chemical_kg_per_m3: c.num(
-                        &it,
-                        line,
-                        "chemical_kg_per_m3",
-                        s.chemical_kg_per_m3,
-                        0.0,
-                        false,
-                        100.0,
-                    ),
-                    chemical_co2_per_kg: c.num(
-                        &it,
-                        line,
-                        "chemical_co2_per_kg",
-                        s.chemical_co2_per_kg,
-                        0.0,
-                        false,
-                        100.0,
-                    ),
-                    chemical_yuan_per_kg: c.num(
-                        &it,
-                        line,
-                        "chemical_yuan_per_kg",
-                        s.chemical_yuan_per_kg,
-                        0.0,
-                        false,
-                        1e4,
-                    ),
-                })
+                AnyUnit::CoolingTower(physics::cooling_tower(&mut c, &it, line, s))
             }
             UnitSpec::Treatment(s) => {
                 let r = c.num(&it, line, "recovery", s.recovery, 0.0, true, 1.0);
@@ -915,6 +842,11 @@ pub fn validate(file: &ParkFile) -> Result<ValidPark, LoadError> {
                     ),
                     feed,
                     running: false,
+                    solids: vec![0.0; c.species.len()],
+                    added_g_per_m3: vec![0.0; c.species.len()],
+                    chemicals: Vec::new(),
+                    removal_chemicals: Vec::new(),
+                    capital: Default::default(),
                 })
             }
             UnitSpec::Splitter(_) | UnitSpec::Mixer(_) => AnyUnit::Junction(Junction),
@@ -938,6 +870,7 @@ pub fn validate(file: &ParkFile) -> Result<ValidPark, LoadError> {
                     1e4,
                 ),
             }),
+            other => physics::unit(&mut c, &it, line, other, &mut meta, &ids, park),
         };
         units.push(unit);
         metas.push(meta);
@@ -950,8 +883,11 @@ pub fn validate(file: &ParkFile) -> Result<ValidPark, LoadError> {
     }
     let mut link_item: HashMap<String, (usize, Option<usize>)> = HashMap::new();
     let pulls = |u: &AnyUnit| match u {
-        AnyUnit::Process(_) | AnyUnit::CoolingTower(_) => true,
+        AnyUnit::Process(_) | AnyUnit::CoolingTower(_) | AnyUnit::SteamSystem(_) => true,
         AnyUnit::Treatment(t) => !matches!(t.feed, Feed::Accept),
+        AnyUnit::ReverseOsmosis(t) => !matches!(t.feed, Feed::Accept),
+        AnyUnit::ThermalDesal(t) => !matches!(t.feed, Feed::Accept),
+        AnyUnit::Crystalliser(t) => !matches!(t.feed, Feed::Accept),
         AnyUnit::Tank(t) => t.refill.is_some(),
         _ => false,
     };
@@ -978,7 +914,7 @@ pub fn validate(file: &ParkFile) -> Result<ValidPark, LoadError> {
         if let (Some(&f), Some(&t)) = (ids.get(from_unit), ids.get(to_unit)) {
             fed.insert(t);
             let supply = match &units[f] {
-                AnyUnit::Source(_) => true,
+                AnyUnit::Source(_) | AnyUnit::RainHarvest(_) => true,
                 AnyUnit::Tank(_) => from_port.is_none_or(|p| p == "out"),
                 _ => false,
             };
@@ -1024,8 +960,10 @@ pub fn validate(file: &ParkFile) -> Result<ValidPark, LoadError> {
             !ids.contains_key(split_endpoint(&l.from).0)
                 || !ids.contains_key(split_endpoint(&l.to).0)
         });
-        if matches!(u, AnyUnit::Process(_) | AnyUnit::CoolingTower(_))
-            && !fed.contains(&i)
+        if matches!(
+            u,
+            AnyUnit::Process(_) | AnyUnit::CoolingTower(_) | AnyUnit::SteamSystem(_)
+        ) && !fed.contains(&i)
             && !dangling_link
         {
             let id = park.units[i].id();
@@ -1038,35 +976,142 @@ pub fn validate(file: &ParkFile) -> Result<ValidPark, LoadError> {
     }
 
     // Events.
-    let mut outages = Vec::new();
+    let link_ids: Vec<String> = park
+        .links
+        .iter()
+        .map(|l| {
+            l.id.clone()
+                .unwrap_or_else(|| format!("{}->{}", l.from, l.to))
+        })
+        .collect();
+    let mut events = Vec::new();
     for (k, e) in park.events.iter().enumerate() {
-        match e {
-            EventSpec::Outage { unit, from_h, to_h } => {
-                let it = format!("events[{k}] Outage");
-                let u = ids.get(unit.as_str()).copied();
-                if u.is_none() {
-                    c.err(format!("{it}.unit"), None, format!("unknown unit {unit:?}"));
+        let (name, from_h, to_h) = match e {
+            EventSpec::Outage { from_h, to_h, .. } => ("Outage", from_h, to_h),
+            EventSpec::IntakeCap { from_h, to_h, .. } => ("IntakeCap", from_h, to_h),
+            EventSpec::HeatWave { from_h, to_h, .. } => ("HeatWave", from_h, to_h),
+            EventSpec::Production { from_h, to_h, .. } => ("Production", from_h, to_h),
+            EventSpec::Tariff { from_h, to_h, .. } => ("Tariff", from_h, to_h),
+            EventSpec::GridCarbon { from_h, to_h, .. } => ("GridCarbon", from_h, to_h),
+            EventSpec::Leak { from_h, to_h, .. } => ("Leak", from_h, to_h),
+        };
+        let it = format!("events[{k}] {name}");
+        let a = c.num(&it, None, "from_h", *from_h, 0.0, false, big);
+        let b = c.num(&it, None, "to_h", *to_h, 0.0, false, big);
+        if b <= a {
+            c.err(
+                it.clone(),
+                None,
+                format!("to_h {b} must be after from_h {a}"),
+            );
+        }
+        let (from, to) = if dt > 0.0 && dt.is_finite() {
+            ((a / dt).round() as usize, (b / dt).round() as usize)
+        } else {
+            (0, 0)
+        };
+        let unit = |c: &mut Checker<'_>, field: &str, id: &str, want: &[&str]| -> Option<u32> {
+            match ids.get(id) {
+                Some(&u) if want.is_empty() || want.contains(&park.units[u].type_name()) => {
+                    Some(u as u32)
                 }
-                let a = c.num(&it, None, "from_h", *from_h, 0.0, false, big);
-                let b = c.num(&it, None, "to_h", *to_h, 0.0, false, big);
-                if b <= a {
+                Some(&u) => {
                     c.err(
-                        it.clone(),
+                        format!("{it}.{field}"),
                         None,
-                        format!("to_h {b} must be after from_h {a}"),
+                        format!(
+                            "{id:?} is a {}, not a {}",
+                            park.units[u].type_name(),
+                            want.join(" or ")
+                        ),
                     );
+                    None
                 }
-                if let Some(u) = u
-                    && dt > 0.0
-                {
-                    outages.push((
-                        u as u32,
-                        (a / dt).round() as usize,
-                        (b / dt).round() as usize,
-                    ));
+                None => {
+                    c.err(
+                        format!("{it}.{field}"),
+                        None,
+                        format!("unknown unit {id:?}"),
+                    );
+                    None
+                }
+            }
+        };
+        let mut push = |kind: EventKind, target: Target| {
+            events.push(Event {
+                kind,
+                target,
+                from,
+                to,
+            })
+        };
+        match e {
+            EventSpec::Outage { unit: id, .. } => {
+                if let Some(u) = unit(&mut c, "unit", id, &[]) {
+                    push(EventKind::Outage, Target::Unit(u));
+                }
+            }
+            EventSpec::IntakeCap {
+                source,
+                cap_m3_per_h,
+                ..
+            } => {
+                let cap = c.num(&it, None, "cap_m3_per_h", *cap_m3_per_h, 0.0, false, big);
+                if let Some(u) = unit(&mut c, "source", source, &["Source"]) {
+                    push(EventKind::SupplyCap(cap), Target::Unit(u));
+                }
+            }
+            EventSpec::HeatWave {
+                units: list,
+                factor,
+                ..
+            }
+            | EventSpec::Production {
+                units: list,
+                factor,
+                ..
+            } => {
+                let f = c.num(&it, None, "factor", *factor, 0.0, false, 1e3);
+                let want: &[&str] = if matches!(e, EventSpec::HeatWave { .. }) {
+                    &["CoolingTower"]
+                } else {
+                    &["Process", "FixedLoad"]
+                };
+                if list.is_empty() {
+                    for (u, spec) in park.units.iter().enumerate() {
+                        if want.contains(&spec.type_name()) {
+                            push(EventKind::LoadFactor(f), Target::Unit(u as u32));
+                        }
+                    }
+                } else {
+                    for id in list {
+                        if let Some(u) = unit(&mut c, "units", id, want) {
+                            push(EventKind::LoadFactor(f), Target::Unit(u));
+                        }
+                    }
+                }
+            }
+            EventSpec::Tariff { factor, .. } => {
+                let f = c.num(&it, None, "factor", *factor, 0.0, false, 1e3);
+                push(EventKind::PriceFactor(f), Target::Park);
+            }
+            EventSpec::GridCarbon { factor, .. } => {
+                let f = c.num(&it, None, "factor", *factor, 0.0, false, 1e3);
+                push(EventKind::GridFactor(f), Target::Park);
+            }
+            EventSpec::Leak { link, m3_per_h, .. } => {
+                let q = c.num(&it, None, "m3_per_h", *m3_per_h, 0.0, false, big);
+                match link_ids.iter().position(|x| x == link) {
+                    Some(l) => push(EventKind::Leak(q), Target::Link(l as u32)),
+                    None => c.err(format!("{it}.link"), None, format!("unknown link {link:?}")),
                 }
             }
         }
+    }
+
+    // KPI targets and intake policy.
+    for (item, message) in crate::kpi::check_spec(&park.kpi, &park.enterprises) {
+        c.err(item, None, message);
     }
 
     // Topology (only once the units themselves are sound: their errors would cascade).
@@ -1096,12 +1141,14 @@ pub fn validate(file: &ParkFile) -> Result<ValidPark, LoadError> {
                 units: metas,
                 enterprises: park.enterprises.clone(),
                 grid_label,
+                kpi: park.kpi.clone(),
             },
             start,
             units,
             topology,
             factors,
-            outages,
+            events,
+            resources,
         }),
         _ => Err(LoadError::Invalid {
             path: file.path.clone(),

@@ -3,8 +3,10 @@
 //! All inflow leaves by the exit `out` (`τ = 1`). Each step the inlet concentration of every
 //! species with a permit limit (mg/L) is compared with the limit; an excess is a
 //! `permit_exceeded` diagnostic. A discharge fee (yuan/m³: sewer charge or environmental
-//! protection tax equivalent) is booked on the volume.
+//! protection tax equivalent) is booked on the volume, and the park's environmental-protection
+//! tax on the pollutants discharged when the outfall is taxed ([`crate::taxes`]).
 
+use crate::taxes::Taxes;
 use crate::{InitContext, UnitModel};
 use bevy_ecs::prelude::*;
 use parktwin_engine::diagnostics::{DiagnosticKind, Diagnostics};
@@ -51,16 +53,24 @@ pub fn account(
     quality: Res<Quality>,
     species: Res<Species>,
     topo: Res<Topology>,
+    taxes: Option<Res<Taxes>>,
     mut energy: ResMut<Energy>,
     mut diag: ResMut<Diagnostics>,
 ) {
     let ns = species.len();
+    let env = taxes.as_ref().and_then(|t| t.environmental.as_ref());
     for (i, d) in &q {
         let u = i.get();
         let x = flows.throughput[u];
         energy.water_cost[u] += x * clock.dt_h * d.fee_yuan_per_m3;
         if x <= 0.0 {
             continue;
+        }
+        if let Some(t) = env
+            && t.outfall.get(u).copied().unwrap_or(false)
+        {
+            let c = &quality.inlet[u * ns..u * ns + species.conserved];
+            energy.water_cost[u] += t.tax(x * clock.dt_h, c);
         }
         for s in 0..species.conserved {
             let c = quality.inlet[u * ns + s];

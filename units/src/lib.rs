@@ -14,13 +14,24 @@ use parktwin_engine::network::{FlowKind, PortDecl, QualityKind, Topology, UnitDe
 use parktwin_engine::sim::{EngineAccounting, Phase};
 use parktwin_engine::state::{Storage, UnitIndex, UnitInputs};
 
+pub mod biological;
+pub mod chemistry;
 pub mod cooling_tower;
+pub mod crystalliser;
 pub mod discharge;
+pub mod economics;
+pub mod generator;
 pub mod junction;
 pub mod process;
+pub mod rain;
+pub mod ro;
 pub mod source;
+pub mod steam;
 pub mod tank;
+pub mod taxes;
+pub mod thermal;
 pub mod treatment;
+pub mod weather;
 
 pub use cooling_tower::CoolingTower;
 pub use discharge::Discharge;
@@ -29,6 +40,33 @@ pub use process::Process;
 pub use source::{Source, SourceKind};
 pub use tank::Tank;
 pub use treatment::{Feed, Treatment};
+
+pub use biological::Biological;
+pub use crystalliser::Crystalliser;
+pub use generator::Generator;
+pub use rain::RainHarvest;
+pub use ro::ReverseOsmosis;
+pub use steam::SteamSystem;
+pub use taxes::Taxes;
+pub use thermal::ThermalDesal;
+pub use weather::Weather;
+
+/// Park-wide resources the unit models read (weather, taxes), built from a park file.
+#[derive(Clone, Debug, Default)]
+pub struct ParkResources {
+    /// Weather drivers.
+    pub weather: Weather,
+    /// Taxes.
+    pub taxes: Taxes,
+}
+
+impl ParkResources {
+    /// Inserts the resources into `world`.
+    pub fn insert_into(self, world: &mut World) {
+        world.insert_resource(self.weather);
+        world.insert_resource(self.taxes);
+    }
+}
 
 /// Where a unit's static coefficients are written at build.
 pub struct InitContext<'a> {
@@ -132,6 +170,20 @@ pub enum AnyUnit {
     Junction(Junction),
     /// An outfall.
     Discharge(Discharge),
+    /// A reverse-osmosis unit.
+    ReverseOsmosis(ReverseOsmosis),
+    /// Thermal desalination (MED, MVC).
+    ThermalDesal(ThermalDesal),
+    /// Biological treatment.
+    Biological(Biological),
+    /// A ZLD crystalliser.
+    Crystalliser(Crystalliser),
+    /// A steam system.
+    SteamSystem(SteamSystem),
+    /// Rainwater harvesting.
+    RainHarvest(RainHarvest),
+    /// On-site generation.
+    Generator(Generator),
 }
 
 macro_rules! each_unit {
@@ -144,6 +196,13 @@ macro_rules! each_unit {
             AnyUnit::Treatment($u) => $body,
             AnyUnit::Junction($u) => $body,
             AnyUnit::Discharge($u) => $body,
+            AnyUnit::ReverseOsmosis($u) => $body,
+            AnyUnit::ThermalDesal($u) => $body,
+            AnyUnit::Biological($u) => $body,
+            AnyUnit::Crystalliser($u) => $body,
+            AnyUnit::SteamSystem($u) => $body,
+            AnyUnit::RainHarvest($u) => $body,
+            AnyUnit::Generator($u) => $body,
         }
     };
 }
@@ -188,6 +247,13 @@ impl AnyUnit {
             AnyUnit::Treatment(_) => Treatment::TYPE_NAME,
             AnyUnit::Junction(_) => Junction::TYPE_NAME,
             AnyUnit::Discharge(_) => Discharge::TYPE_NAME,
+            AnyUnit::ReverseOsmosis(_) => ReverseOsmosis::TYPE_NAME,
+            AnyUnit::ThermalDesal(_) => ThermalDesal::TYPE_NAME,
+            AnyUnit::Biological(_) => Biological::TYPE_NAME,
+            AnyUnit::Crystalliser(_) => Crystalliser::TYPE_NAME,
+            AnyUnit::SteamSystem(_) => SteamSystem::TYPE_NAME,
+            AnyUnit::RainHarvest(_) => RainHarvest::TYPE_NAME,
+            AnyUnit::Generator(_) => Generator::TYPE_NAME,
         }
     }
 }
@@ -202,6 +268,11 @@ pub fn add_systems(schedule: &mut Schedule) {
             process::demand,
             cooling_tower::demand,
             treatment::demand,
+            ro::demand,
+            thermal::demand,
+            crystalliser::demand,
+            steam::demand,
+            rain::demand,
         )
             .chain()
             .in_set(Phase::Demand),
@@ -213,6 +284,13 @@ pub fn add_systems(schedule: &mut Schedule) {
             cooling_tower::account,
             treatment::account,
             discharge::account,
+            ro::account,
+            thermal::account,
+            biological::account,
+            crystalliser::account,
+            steam::account,
+            rain::account,
+            generator::account,
         )
             .chain()
             .in_set(Phase::Account)

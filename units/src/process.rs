@@ -98,7 +98,7 @@ pub fn demand(q: Query<(&UnitIndex, &Process)>, clock: Res<Clock>, mut inputs: R
     for (i, p) in &q {
         let u = i.get();
         inputs.target[u] = if inputs.online[u] {
-            (p.production_per_h.at(clock.step) * p.specific_use_m3).max(0.0)
+            (p.production_per_h.at(clock.step) * inputs.load_factor[u] * p.specific_use_m3).max(0.0)
         } else {
             0.0
         };

@@ -6,8 +6,10 @@
 //! source's quality `C_s` (mg/L); withdrawal `W` generates `W·C_s` g of each species. Cost
 //! `W·price_yuan_per_m3` (tariff or water-resource tax), embodied carbon `W·carbon_kg_per_m3`
 //! (supply-side pumping and treatment of purchased water; 0 by default).
-//! The permit year restarts every 8,760 h of simulated time.
+//! The permit year restarts every 8,760 h of simulated time. A park-wide water-resource tax by
+//! source kind ([`crate::taxes`]) is added to the price.
 
+use crate::taxes::Taxes;
 use crate::{InitContext, UnitModel};
 use bevy_ecs::prelude::*;
 use parktwin_engine::diagnostics::{DiagnosticKind, Diagnostics};
@@ -127,6 +129,7 @@ pub fn demand(q: Query<(&UnitIndex, &Source)>, clock: Res<Clock>, mut inputs: Re
         } else {
             0.0
         };
+        avail = avail.min(inputs.supply_cap[u]);
         if s.annual_cap_m3.is_finite() {
             avail = avail.min(((s.annual_cap_m3 - s.withdrawn_this_year_m3) / clock.dt_h).max(0.0));
         }
@@ -140,6 +143,7 @@ pub fn account(
     clock: Res<Clock>,
     flows: Res<Flows>,
     topo: Res<Topology>,
+    taxes: Option<Res<Taxes>>,
     mut energy: ResMut<Energy>,
     mut diag: ResMut<Diagnostics>,
 ) {
@@ -154,6 +158,12 @@ pub fn account(
         }
         let w = flows.throughput[u] * clock.dt_h;
         energy.water_cost[u] += w * s.price_yuan_per_m3;
+        if let Some(t) = &taxes {
+            let tax = t.resource_tax_yuan_per_m3[s.kind as usize];
+            if tax != 0.0 {
+                energy.water_cost[u] += w * tax;
+            }
+        }
         energy.other_co2_kg[u] += w * s.carbon_kg_per_m3;
         let before = s.withdrawn_this_year_m3;
         s.withdrawn_this_year_m3 += w;
