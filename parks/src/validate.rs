@@ -217,6 +217,7 @@ impl Checker<'_> {
 /// Validates a parsed park and resolves it into engine terms.
 pub fn validate(file: &ParkFile) -> Result<ValidPark, LoadError> {
     let park = &file.park;
+    let lines = LineIndex::new(&file.text);
     let mut c = Checker {
         file,
         problems: Vec::new(),
@@ -290,13 +291,13 @@ pub fn validate(file: &ParkFile) -> Result<ValidPark, LoadError> {
         if ent_index.insert(e.id.as_str(), i).is_some() {
             c.err(
                 format!("enterprises[{i}] {:?}", e.id),
-                file.line_of(&e.id),
+                lines.of(&e.id),
                 "id is used more than once".into(),
             );
         }
         c.num(
             &format!("enterprises[{i}] {:?}", e.id),
-            file.line_of(&e.id),
+            lines.of(&e.id),
             "value_added_10k_yuan_per_year",
             e.value_added_10k_yuan_per_year,
             0.0,
@@ -368,14 +369,14 @@ pub fn validate(file: &ParkFile) -> Result<ValidPark, LoadError> {
         if id.is_empty() || id.contains('.') {
             c.err(
                 item(i, id),
-                file.line_of(id),
+                lines.of(id),
                 "an id must be non-empty and contain no '.'".into(),
             );
         }
         if let Some(prev) = ids.insert(id, i) {
             c.err(
                 item(i, id),
-                file.line_of(id),
+                lines.of(id),
                 format!("id is also used by units[{prev}]"),
             );
         }
@@ -390,7 +391,7 @@ pub fn validate(file: &ParkFile) -> Result<ValidPark, LoadError> {
     for (i, spec) in park.units.iter().enumerate() {
         let id = spec.id();
         let it = item(i, id);
-        let line = file.line_of(id);
+        let line = lines.of(id);
         let enterprise = match spec.enterprise() {
             Some(e) => match ent_index.get(e) {
                 Some(&k) => Some(k),
@@ -898,8 +899,11 @@ pub fn validate(file: &ParkFile) -> Result<ValidPark, LoadError> {
         let id =
             l.id.clone()
                 .unwrap_or_else(|| format!("{}->{}", l.from, l.to));
-        let line =
-            find_line(&file.text, &format!("from: \"{}\"", l.from)).or_else(|| file.line_of(&id));
+        let line = lines
+            .from
+            .get(l.from.as_str())
+            .copied()
+            .or_else(|| lines.of(&id));
         let it = format!("links[{k}] {id:?}");
         link_item.insert(id.clone(), (k, line));
         for (end, unit) in [("from", from_unit), ("to", to_unit)] {
@@ -955,11 +959,10 @@ pub fn validate(file: &ParkFile) -> Result<ValidPark, LoadError> {
             split_fraction: l.split_fraction,
         });
     }
+    let dangling_link = park.links.iter().any(|l| {
+        !ids.contains_key(split_endpoint(&l.from).0) || !ids.contains_key(split_endpoint(&l.to).0)
+    });
     for (i, u) in units.iter().enumerate() {
-        let dangling_link = park.links.iter().any(|l| {
-            !ids.contains_key(split_endpoint(&l.from).0)
-                || !ids.contains_key(split_endpoint(&l.to).0)
-        });
         if matches!(
             u,
             AnyUnit::Process(_) | AnyUnit::CoolingTower(_) | AnyUnit::SteamSystem(_)
@@ -969,7 +972,7 @@ pub fn validate(file: &ParkFile) -> Result<ValidPark, LoadError> {
             let id = park.units[i].id();
             c.err(
                 item(i, id),
-                file.line_of(id),
+                lines.of(id),
                 "no link brings water to this unit".into(),
             );
         }
@@ -1165,9 +1168,55 @@ pub fn split_endpoint(s: &str) -> (&str, Option<&str>) {
     }
 }
 
-fn find_line(text: &str, needle: &str) -> Option<usize> {
-    let pos = text.find(needle)?;
-    Some(text[..pos].matches('\n').count() + 1)
+/// Lines of items in the park text, found in one pass: the first line of every quoted string,
+/// and of every `from: "..."` of a link.
+struct LineIndex<'a> {
+    quoted: HashMap<&'a str, usize>,
+    from: HashMap<&'a str, usize>,
+}
+
+impl<'a> LineIndex<'a> {
+    fn new(text: &'a str) -> Self {
+        let mut quoted = HashMap::new();
+        let mut from = HashMap::new();
+        let mut line = 1;
+        let bytes = text.as_bytes();
+        let mut i = 0;
+        while i < bytes.len() {
+            match bytes[i] {
+                b'\n' => line += 1,
+                b'/' if bytes.get(i + 1) == Some(&b'/') => {
+                    while i < bytes.len() && bytes[i] != b'\n' {
+                        i += 1;
+                    }
+                    continue;
+                }
+                b'"' => {
+                    let start = i + 1;
+                    let mut j = start;
+                    while j < bytes.len() && bytes[j] != b'"' && bytes[j] != b'\n' {
+                        j += if bytes[j] == b'\\' { 2 } else { 1 };
+                    }
+                    let j = j.min(bytes.len());
+                    if let Some(s) = text.get(start..j) {
+                        quoted.entry(s).or_insert(line);
+                        if text[..i].trim_end().ends_with("from:") {
+                            from.entry(s).or_insert(line);
+                        }
+                    }
+                    i = j + 1;
+                    continue;
+                }
+                _ => {}
+            }
+            i += 1;
+        }
+        Self { quoted, from }
+    }
+
+    fn of(&self, id: &str) -> Option<usize> {
+        self.quoted.get(id).copied()
+    }
 }
 
 fn network_item(
