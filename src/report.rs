@@ -746,9 +746,10 @@ pub struct SweepRow {
     pub values: BTreeMap<String, f64>,
 }
 
-/// Reads a `results.csv` with one row per scenario: the first column (or the one named
-/// `scenario` or `id`) is the scenario id; every column with numbers is a figure. Empty or
-/// non-numeric cells are left out of that scenario's figures.
+/// Reads a `results.csv` with one row per scenario (as `parktwin sweep` writes it): the column
+/// named `scenario` or `id` (else the first) is the scenario id; every other column with
+/// numbers, except `index`, is a figure. Empty or non-numeric cells (a failed case) are left
+/// out of that scenario's figures.
 pub fn read_results_csv(path: &Path) -> Result<Vec<SweepRow>> {
     let (header, rows) = read_csv(path)?;
     let id = header
@@ -762,7 +763,7 @@ pub fn read_results_csv(path: &Path) -> Result<Vec<SweepRow>> {
             values: header
                 .iter()
                 .enumerate()
-                .filter(|(i, _)| *i != id)
+                .filter(|(i, h)| *i != id && h.as_str() != "index")
                 .filter_map(|(i, h)| {
                     r.get(i)
                         .and_then(|x| x.parse::<f64>().ok())

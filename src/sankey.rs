@@ -187,12 +187,23 @@ fn flow_order(
                     .map(|p| p.1)
                     .sum()
             };
+            // Fewer unplaced water-using suppliers first: the cut then falls on links from
+            // treatment or storage, not on a cascade between uses.
+            let waiting_uses = |u: usize| -> usize {
+                preds[u]
+                    .iter()
+                    .filter(|p| pos[p.0] == usize::MAX && is_use[p.0])
+                    .count()
+            };
             (0..n)
                 .filter(|&u| pos[u] == usize::MAX)
                 .max_by(|&x, &y| {
                     let kx = (is_use[x] && fed(x) > 0.0, fed(x));
                     let ky = (is_use[y] && fed(y) > 0.0, fed(y));
-                    kx.0.cmp(&ky.0).then(kx.1.total_cmp(&ky.1)).then(y.cmp(&x))
+                    kx.0.cmp(&ky.0)
+                        .then(waiting_uses(y).cmp(&waiting_uses(x)))
+                        .then(kx.1.total_cmp(&ky.1))
+                        .then(y.cmp(&x))
                 })
                 .unwrap_or(0)
         });
@@ -583,7 +594,7 @@ impl Sankey {
         let totals = self.node_totals();
         let value: Vec<f64> = totals.iter().map(|(i, o)| i.max(*o)).collect();
         let ncol = self.nodes.iter().map(|n| n.depth).max().unwrap_or(0) + 1;
-        let (left, right, top, bottom) = (10.0, 190.0, 10.0, 10.0);
+        let (left, right, top, bottom) = (10.0, 250.0, 10.0, 10.0);
         let pad = 8.0;
         let node_w = 12.0;
         let mut cols: Vec<Vec<usize>> = vec![Vec::new(); ncol];

@@ -11,4 +11,5 @@ mod readme;
 mod scenarios;
 mod units_cooling_tower;
 mod units_library;
+mod units_parks;
 mod units_ro;

@@ -1199,7 +1199,7 @@ impl KpiReport {
                 };
                 let _ = writeln!(
                     o,
-                    "    {:<48} {:>14}{target}",
+                    "    {:<50} {:>16}{target}",
                     k.name,
                     format_value(k, k.value)
                 );
@@ -1243,12 +1243,21 @@ impl KpiReport {
         }
         let _ = writeln!(
             o,
-            "water balance (m³; GB/T 12452)   intake  uncon.  Σin  repeated  consumption  discharge  drained  leak  ΔS  closure δ"
+            "water balance, m³ (GB/T 12452) {:>11} {:>11} {:>11} {:>12} {:>11} {:>11} {:>10} {:>8} {:>8} closure δ",
+            "intake",
+            "unconv.",
+            "ΣV_in",
+            "repeated",
+            "consumed",
+            "discharge",
+            "drained",
+            "leak",
+            "ΔS"
         );
         for b in &self.balances {
             let _ = writeln!(
                 o,
-                "  {:<10} {:>11.0} {:>11.0} {:>11.0} {:>12.0} {:>11.0} {:>11.0} {:>10.0} {:>8.0} {:>8.0} {:.1e}",
+                "  {:<29} {:>11.0} {:>11.0} {:>11.0} {:>12.0} {:>11.0} {:>11.0} {:>10.0} {:>8.0} {:>8.0} {:.1e}",
                 b.scope,
                 b.intake,
                 b.unconventional,

@@ -2,9 +2,10 @@
 //!
 //! The park description language: the RON schema ([`schema`]), reading with precise errors
 //! ([`load`]), validation that reports every problem at once ([`validate`]), the builder into
-//! an engine World ([`build`]), synthetic parks ([`generate`]) and the run summary
-//! ([`summary`]). The one path into a World is [`load::from_path`] → [`validate::validate`] →
-//! [`build::build`]; [`load_and_build`] does all three.
+//! an engine World ([`build`]), synthetic parks ([`generate`]), the run summary
+//! ([`summary`]), and the KPIs and water-balance tables ([`kpi`], from run [`totals`]). The
+//! one path into a World is [`load::from_path`] → [`validate::validate`] → [`build::build`];
+//! [`load_and_build`] does all three.
 
 pub mod build;
 pub mod calendar;

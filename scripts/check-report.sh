@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Browser check of the HTML report: runs the demo park with --report, renders the report in
+# headless Chromium (Debian's package, installed here when missing, with a CJK font for the
+# standards' Chinese names), and fails on console errors, network fetches, a blank page or
+# missing charts. Leaves target/report-check/{report.html,dom.html,chromium.log,report.png}.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=target/report-check
+mkdir -p "$out"
+
+need=()
+[ -x /usr/bin/chromium ] || need+=(chromium)
+fc-list 2>/dev/null | grep -qiE 'wenquanyi|wqy|noto sans cjk' || need+=(fonts-wqy-microhei)
+if [ ${#need[@]} -gt 0 ]; then
+    echo "installing ${need[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+cargo run --release --quiet -- run scenarios/demo_park.ron --out "$out/run" --report "$out/report.html" >/dev/null
+
+profile=$(mktemp -d)
+trap 'rm -rf "$profile"' EXIT
+chrome() {
+    timeout 120 /usr/bin/chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
+        --disable-background-networking --disable-component-update --disable-sync \
+        --user-data-dir="$profile" --hide-scrollbars --enable-logging=stderr --v=0 "$@"
+}
+url="file://$PWD/$out/report.html"
+chrome --dump-dom "$url" >"$out/dom.html" 2>"$out/chromium.log"
+chrome --window-size=1100,5000 --screenshot="$out/report.png" "$url" >/dev/null 2>>"$out/chromium.log"
+
+fail() { echo "report check failed: $*" >&2; exit 1; }
+# Console errors and fetches (a self-contained page makes none).
+if grep -E 'CONSOLE|Uncaught|net::ERR_' "$out/chromium.log" | grep -v 'dbus' >"$out/errors.log"; then
+    cat "$out/errors.log" >&2
+    fail "console errors or network fetches (see $out/chromium.log)"
+fi
+# Charts: every expected chart is an <svg> with drawn content.
+svgs=$(grep -o '<svg' "$out/dom.html" | wc -l)
+[ "$svgs" -ge 7 ] || fail "expected at least 7 SVG charts, found $svgs"
+paths=$(grep -o '<path' "$out/dom.html" | wc -l)
+lines=$(grep -o '<polyline\|<polygon' "$out/dom.html" | wc -l)
+rects=$(grep -o '<rect' "$out/dom.html" | wc -l)
+[ "$paths" -ge 10 ] && [ "$lines" -ge 3 ] && [ "$rects" -ge 30 ] \
+    || fail "charts look empty (paths $paths, lines $lines, rects $rects)"
+for title in 'Water through the park' 'Intake by source kind' 'Stored volume of tanks' \
+    'TDS concentration' 'Energy by origin' 'Carbon by origin' 'Unit-product intake vs 2020' \
+    'KPIs against targets' 'Water balance (GB/T 12452)'; do
+    grep -qF "$title" "$out/dom.html" || fail "missing \"$title\""
+done
+# Non-blank: the rendered text and the screenshot both carry content.
+text=$(sed -e 's/<[^>]*>//g' "$out/dom.html" | tr -s ' \n' | wc -c)
+[ "$text" -ge 3000 ] || fail "page text too short ($text characters)"
+png=$(stat -c %s "$out/report.png")
+[ "$png" -ge 40000 ] || fail "screenshot looks blank ($png bytes)"
+echo "report check passed: $svgs charts, $text characters of text, screenshot $out/report.png ($png bytes)"
