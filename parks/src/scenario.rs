@@ -9,11 +9,12 @@
 //!     overrides: {"time.steps": 2190, "units.ct_steel.cycles": 6.0},
 //!     events: [IntakeCap(source: "city", cap_m3_per_h: 600.0, from_h: 4000.0, to_h: 4400.0)],
 //!     stochastic: (demand_sd: 0.05, demand_hourly_correlation: 0.9),
-//!     sweep: Grid({"units.ct_steel.cycles": [4.0, 5.0, 6.0], "units.ro.recovery": [0.7, 0.75]}),
+//!     sweep: Grid({"units.ct_steel.cycles": [4.0, 5.0, 6.0], "events.[0].cap_m3_per_h": [600.0, 900.0]}),
 //! )
 //! ```
 //!
-//! **Override paths** address any field of the park file: dot-separated segments, each a field
+//! **Override paths** address any field of the park file (the scenario's events come before the
+//! park's own, so `events.[0]` is the scenario's first event): dot-separated segments, each a field
 //! name, or inside `units`, `links` and `enterprises` an item's id (quotes optional:
 //! `units."ct_north".cycles`, `links."wwtp.product->reuse".capacity_m3_per_h`), or `[i]` for the
 //! i-th item of any list. A number given for a time-varying field (a driver) replaces it by
@@ -184,7 +185,10 @@ pub fn load(path: &Path) -> Result<Scenario, LoadError> {
     let park_path = dir.join(&spec.park);
     let park_file = crate::load::from_path(&park_path)?;
     let mut park = park_file.park;
-    park.events.extend(spec.events.iter().cloned());
+    // The scenario's events come first, so that a sweep addresses them as `events.[i]`
+    // whatever the park holds.
+    let park_events = std::mem::take(&mut park.events);
+    park.events = spec.events.iter().cloned().chain(park_events).collect();
     let mut base =
         serde_json::to_value(&park).map_err(|e| invalid(path, "park".into(), e.to_string()))?;
     let mut problems = Vec::new();
