@@ -1,6 +1,6 @@
 //! Batch runs: a scenario's cases on an explicit rayon pool, one World per case, rows sent over
 //! a crossbeam channel to one writer thread that appends them to a journal; at the end the rows
-//! are sorted by case index and written as `results.csv` and `results.json`, with
+//! are sorted by case index and written as `results.csv`, `results.parquet` and `results.json`, with
 //! `manifest.json`.
 //!
 //! - **Isolation**: a case that fails (invalid override, panic, non-finite state) is recorded
@@ -304,6 +304,7 @@ fn finish(dir: &Path, rows: &[Row], swept: &[String], manifest: &Manifest) -> Re
         &dir.join("results.json"),
         serde_json::to_string_pretty(rows)?.as_bytes(),
     )?;
+    write_atomic(&dir.join("results.parquet"), &results_parquet(rows, swept)?)?;
     write_atomic(
         &dir.join("manifest.json"),
         serde_json::to_string_pretty(manifest)?.as_bytes(),
@@ -520,4 +521,127 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<usize> {
     };
     finish(out, &rows, &first.swept, &manifest)?;
     Ok(failed)
+}
+
+/// `results.parquet`: the same table as `results.csv`, typed: `index` INT64, `id` and
+/// `status` STRING, one column per swept path (DOUBLE when every value is a number, else the
+/// value's JSON text as STRING), one DOUBLE column per metric (null for a failed case), and
+/// `error` STRING. Column names are the paths and metric names as in the CSV.
+pub fn results_parquet(rows: &[Row], swept: &[String]) -> Result<Vec<u8>> {
+    use parquet::basic::{Compression, LogicalType, Repetition, Type as Physical};
+    use parquet::data_type::{ByteArray, ByteArrayType, DoubleType, Int64Type};
+    use parquet::file::properties::WriterProperties;
+    use parquet::file::writer::SerializedFileWriter;
+    use parquet::schema::types::Type;
+    use std::sync::Arc;
+
+    let numeric: Vec<bool> = swept
+        .iter()
+        .map(|p| {
+            rows.iter()
+                .all(|r| r.params.get(p).is_none_or(Value::is_number))
+        })
+        .collect();
+    let string = |name: &str, rep: Repetition| {
+        Type::primitive_type_builder(name, Physical::BYTE_ARRAY)
+            .with_repetition(rep)
+            .with_logical_type(Some(LogicalType::String))
+            .build()
+    };
+    let double = |name: &str| {
+        Type::primitive_type_builder(name, Physical::DOUBLE)
+            .with_repetition(Repetition::OPTIONAL)
+            .build()
+    };
+    let mut fields = vec![
+        Arc::new(
+            Type::primitive_type_builder("index", Physical::INT64)
+                .with_repetition(Repetition::REQUIRED)
+                .build()?,
+        ),
+        Arc::new(string("id", Repetition::REQUIRED)?),
+        Arc::new(string("status", Repetition::REQUIRED)?),
+    ];
+    for (p, &num) in swept.iter().zip(&numeric) {
+        fields.push(Arc::new(if num {
+            double(p)?
+        } else {
+            string(p, Repetition::OPTIONAL)?
+        }));
+    }
+    for m in METRICS {
+        fields.push(Arc::new(double(m)?));
+    }
+    fields.push(Arc::new(string("error", Repetition::REQUIRED)?));
+    let schema = Arc::new(
+        Type::group_type_builder("parktwin_results")
+            .with_fields(fields)
+            .build()?,
+    );
+    let props = WriterProperties::builder()
+        .set_compression(Compression::SNAPPY)
+        .set_created_by(format!("parktwin {}", env!("CARGO_PKG_VERSION")))
+        .build();
+    let mut writer = SerializedFileWriter::new(Vec::new(), schema, Arc::new(props))?;
+    let mut rg = writer.next_row_group()?;
+    let mut c = 0usize;
+    let n_params = swept.len();
+    while let Some(mut col) = rg.next_column()? {
+        if c == 0 {
+            let v: Vec<i64> = rows.iter().map(|r| r.index as i64).collect();
+            col.typed::<Int64Type>().write_batch(&v, None, None)?;
+        } else if c == 1 || c == 2 || c == 3 + n_params + METRICS.len() {
+            let v: Vec<ByteArray> = rows
+                .iter()
+                .map(|r| {
+                    ByteArray::from(match c {
+                        1 => r.id.as_str(),
+                        2 => r.status.as_str(),
+                        _ => r.error.as_str(),
+                    })
+                })
+                .collect();
+            col.typed::<ByteArrayType>().write_batch(&v, None, None)?;
+        } else {
+            // Optional columns: values of the present entries, and definition levels.
+            let k = c - 3;
+            let mut def = Vec::with_capacity(rows.len());
+            if k < n_params && !numeric[k] {
+                let mut v = Vec::new();
+                for r in rows {
+                    match r.params.get(&swept[k]) {
+                        Some(x) => {
+                            v.push(ByteArray::from(fmt_value(x).as_str()));
+                            def.push(1);
+                        }
+                        None => def.push(0),
+                    }
+                }
+                col.typed::<ByteArrayType>()
+                    .write_batch(&v, Some(&def), None)?;
+            } else {
+                let mut v = Vec::new();
+                for r in rows {
+                    let x = if k < n_params {
+                        r.params.get(&swept[k]).and_then(Value::as_f64)
+                    } else {
+                        r.metrics.get(METRICS[k - n_params]).copied()
+                    };
+                    match x {
+                        Some(x) => {
+                            v.push(x);
+                            def.push(1);
+                        }
+                        None => def.push(0),
+                    }
+                }
+                col.typed::<DoubleType>()
+                    .write_batch(&v, Some(&def), None)?;
+            }
+        }
+        col.close()?;
+        c += 1;
+    }
+    rg.close()?;
+    Ok(writer.into_inner()?)
 }
