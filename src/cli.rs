@@ -232,9 +232,9 @@ pub fn execute(cli: Cli) -> Result<()> {
                     .transpose()?,
                 series,
             };
-            let failed = crate::sweep::run_sweep(&sc, &opts)?;
+            let (done, failed) = crate::sweep::run_sweep(&sc, &opts)?;
             emit(&format!(
-                "{} cases in {} ({} failed): {}\n",
+                "{done} of {} cases in {} ({} failed): {}\n",
                 sc.cases.len(),
                 out.display(),
                 failed,

@@ -312,8 +312,9 @@ fn finish(dir: &Path, rows: &[Row], swept: &[String], manifest: &Manifest) -> Re
     Ok(())
 }
 
-/// Runs (a shard of) a scenario's sweep into `opts.out`. Returns the number of failed cases.
-pub fn run_sweep(scenario: &Scenario, opts: &SweepOptions) -> Result<usize> {
+/// Runs (a shard of) a scenario's sweep into `opts.out`. Returns the number of cases in the
+/// directory and how many of them failed.
+pub fn run_sweep(scenario: &Scenario, opts: &SweepOptions) -> Result<(usize, usize)> {
     let dir = &opts.out;
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let journal_path = dir.join("journal.ndjson");
@@ -447,7 +448,7 @@ pub fn run_sweep(scenario: &Scenario, opts: &SweepOptions) -> Result<usize> {
         computed_last_run: total,
     };
     finish(dir, &rows, &scenario.swept, &manifest)?;
-    Ok(failed)
+    Ok((rows.len(), failed))
 }
 
 /// Combines shard directories into `out`: exactly the rows one run would have written. Every
