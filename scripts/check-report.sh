@@ -10,7 +10,8 @@ mkdir -p "$out"
 
 need=()
 [ -x /usr/bin/chromium ] || need+=(chromium)
-fc-list 2>/dev/null | grep -qiE 'wenquanyi|wqy|noto sans cjk' || need+=(fonts-wqy-microhei)
+# (grep without -q reads all of fc-list's output: no SIGPIPE under pipefail)
+fc-list 2>/dev/null | grep -iE 'wenquanyi|wqy|noto sans cjk' >/dev/null || need+=(fonts-wqy-microhei)
 if [ ${#need[@]} -gt 0 ]; then
     echo "installing ${need[*]}"
     apt-get update -qq
@@ -27,10 +28,24 @@ chrome() {
         --user-data-dir="$profile" --hide-scrollbars --enable-logging=stderr --v=0 "$@"
 }
 url="file://$PWD/$out/report.html"
-chrome --dump-dom "$url" >"$out/dom.html" 2>"$out/chromium.log"
-chrome --window-size=1100,5000 --screenshot="$out/report.png" "$url" >/dev/null 2>>"$out/chromium.log"
-
 fail() { echo "report check failed: $*" >&2; exit 1; }
+# Chromium may stumble on a loaded machine: one retry, then show its log.
+render() {
+    local log=$1 dest=$2
+    shift 2
+    for attempt in 1 2; do
+        if chrome "$@" >"$dest" 2>>"$log"; then
+            return 0
+        fi
+        echo "chromium exited with status $? (attempt $attempt)" >>"$log"
+        sleep 2
+    done
+    tail -n 20 "$log" >&2
+    fail "chromium could not render the report"
+}
+: >"$out/chromium.log"
+render "$out/chromium.log" "$out/dom.html" --dump-dom "$url"
+render "$out/chromium.log" /dev/null --window-size=1100,5000 --screenshot="$out/report.png" "$url"
 # Console errors and fetches (a self-contained page makes none).
 if grep -E 'CONSOLE|Uncaught|net::ERR_' "$out/chromium.log" | grep -v 'dbus' >"$out/errors.log"; then
     cat "$out/errors.log" >&2

@@ -194,14 +194,14 @@ fn kpi_section(k: &KpiReport) -> String {
         .flat_map(|sc| {
             sc.kpis
                 .iter()
-                .filter(|x| !x.note.is_empty() && x.key != "condensate_return_rate")
+                .filter(|x| !x.note.is_empty())
                 .map(move |x| format!("{} / {}: {}", sc.scope, x.name, x.note))
         })
         .collect();
     if !notes.is_empty() {
         let _ = write!(
             s,
-            "<p class=\"small\">Notes: {}. Condensate return: not applicable (no unit model books steam yet).</p>",
+            "<p class=\"small\">Notes: {}.</p>",
             esc(&notes.join("; "))
         );
     }

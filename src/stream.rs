@@ -28,6 +28,26 @@ use parktwin_parks::validate::ParkMeta;
 use serde_json::{Map, Value, json};
 use std::io::Write;
 
+/// One step line, its fields in the order written.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct StepLine {
+    /// Always `"step"`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// Step index.
+    pub step: usize,
+    /// Local time of the step's start, `YYYY-MM-DDTHH:MM`.
+    pub time: String,
+    /// Hours from the start.
+    pub t_h: f64,
+    /// Park totals of the step.
+    pub park: Map<String, Value>,
+    /// Units by id.
+    pub units: Map<String, Value>,
+    /// Link flows by id, m³/h.
+    pub links: Map<String, Value>,
+}
+
 /// Writes step lines to `out`.
 pub struct Stream<W: Write> {
     out: W,
@@ -49,8 +69,8 @@ impl<W: Write> Stream<W> {
         }
     }
 
-    /// The JSON line of the step just computed.
-    pub fn line(&mut self, sim: &Simulation, meta: &ParkMeta) -> Value {
+    /// The line of the step just computed.
+    pub fn line(&mut self, sim: &Simulation, meta: &ParkMeta) -> StepLine {
         self.series.observe(sim, meta);
         let topo = sim.resource::<Topology>();
         let flows = sim.resource::<Flows>();
@@ -130,15 +150,15 @@ impl<W: Write> Stream<W> {
         );
         park.insert("stored_m3".into(), num(stored));
         park.insert("co2e_kg".into(), num(co2e));
-        json!({
-            "type": "step",
-            "step": step,
-            "time": time_label(&meta.start, t_h),
-            "t_h": t_h,
-            "park": Value::Object(park),
-            "units": Value::Object(units),
-            "links": Value::Object(links),
-        })
+        StepLine {
+            kind: "step",
+            step,
+            time: time_label(&meta.start, t_h),
+            t_h,
+            park,
+            units,
+            links,
+        }
     }
 
     /// Writes the line of the step just computed and flushes it.

@@ -339,3 +339,35 @@ fn cooling_recirculation_by_hand() {
     assert!((b.intake - 12.0 * 20.4).abs() < 1e-6, "{}", b.intake);
     assert!(b.closure_error < 1e-12);
 }
+
+/// A steam system (enterprise `plant`) raising `S` = 10 t/h with a condensate return of 0.8 and
+/// boiler cycles `N` = 11: condensate returned 8 t/h, so the condensate return rate is
+/// 8/10 = **0.8**; blowdown `B = S/(N − 1)` = 1 t/h and make-up `M = S·(1 − 0.8) + B` = 3 m³/h
+/// (1 t = 1 m³), all municipal: intake 3 × 12 = 36 m³ in 12 h, 24 m³ lost as steam and 12 m³
+/// blown down. The boiler is no process, so the process-water reuse rate does not apply.
+#[test]
+fn condensate_return_by_hand() {
+    let text = r#"Park(
+        name: "kpi-steam",
+        time: (step_h: 1.0, steps: 12),
+        enterprises: [(id: "plant")],
+        units: [
+            Source(id: "city", kind: Municipal, cap_m3_per_h: 100.0),
+            SteamSystem(id: "boiler", enterprise: "plant", steam_t_per_h: Const(10.0),
+                        condensate_return: 0.8, cycles: 11.0),
+            Discharge(id: "outfall"),
+        ],
+        links: [(from: "city", to: "boiler"), (from: "boiler.blowdown", to: "outfall")],
+    )"#;
+    let (_, s) = run_text(text, false);
+    let k = &s.kpi;
+    for id in [PARK, "plant"] {
+        let sc = scope(k, id);
+        assert_close(kpi(sc, "condensate_return_rate"), 0.8, "condensate return");
+        assert!(sc.value("process_water_reuse_rate").is_none());
+    }
+    let b = k.balance("plant").unwrap();
+    assert_close(b.intake, 36.0, "make-up");
+    assert_close(b.discharge + b.drained_to_others, 12.0, "blowdown");
+    assert!(b.closure_error < 1e-12);
+}

@@ -19,10 +19,11 @@
 //!   reuse over its own links counts: used water received from another enterprise is its intake.
 //! - repeated-use rate `V_r/(V_i + V_r)`;
 //! - indirect cooling-water recirculation rate `V_cr/(V_cr + V_cf)`, `V_cf` the towers' make-up;
-//! - process-water reuse rate `V_gr/(V_gr + V_gf)`: `V_gr` used water entering processes (and
-//!   their own recirculation), `V_gf` the rest of their inflow;
-//! - condensate return rate: condensate returned ÷ steam generated (not applicable until a unit
-//!   model books steam);
+//! - process-water reuse rate `V_gr/(V_gr + V_gf)`: `V_gr` used water entering processes (every
+//!   water-using unit but cooling towers and steam systems; and their own recirculation), `V_gf`
+//!   the rest of their inflow;
+//! - condensate return rate: condensate returned ÷ steam generated (t), as steam systems book
+//!   them (not applicable without steam);
 //! - wastewater reuse rate `V_w/(V_d + V_w)`: `V_w` used water that reaches a water-using unit
 //!   through a treatment unit (possibly via tanks and junctions), `V_d` discharge to the
 //!   environment (for an enterprise, plus water it drains to units outside it);
@@ -734,16 +735,19 @@ impl Ctx<'_> {
                 }
             }
         }
+        let (mut steam, mut condensate) = (0.0, 0.0);
         for u in 0..topo.n_units() {
             if !self.inside(scope, u) || !meta.units[u].is_use {
                 continue;
             }
             let ut = &t.units[u];
+            steam += ut.steam_t;
+            condensate += ut.condensate_returned_t;
             if is_tower(meta, u) {
                 n_ct += 1;
                 v_cr += ut.recirculated_m3;
                 v_cf += ut.throughput_m3;
-            } else {
+            } else if meta.units[u].type_name != "SteamSystem" {
                 n_proc += 1;
                 v_gr += reuse_into[u] + ut.recirculated_m3;
                 v_gf += (ut.throughput_m3 - reuse_into[u]).max(0.0);
@@ -790,12 +794,16 @@ impl Ctx<'_> {
             ),
             self.kpi(
                 "condensate_return_rate",
-                0.0,
-                0.0,
+                condensate,
+                steam,
                 "fraction",
                 targets,
-                "not applicable: no unit model books steam or condensate yet",
-                false,
+                if steam > 0.0 {
+                    ""
+                } else {
+                    "not applicable: no steam raised"
+                },
+                steam > 0.0,
             ),
             self.kpi(
                 "wastewater_reuse_rate",

@@ -144,6 +144,8 @@ impl Totals {
                 d.recirculated_m3 -= b.recirculated_m3;
                 d.unmet_steps -= b.unmet_steps;
                 d.reused_m3 -= b.reused_m3;
+                d.steam_t -= b.steam_t;
+                d.condensate_returned_t -= b.condensate_returned_t;
                 d
             })
             .collect();
