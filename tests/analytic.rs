@@ -323,3 +323,40 @@ fn csv_driver_and_overflow() {
     // 10 m³ of room, then everything spills: outfall = inflow − 10.
     assert!((s.water_m3.discharge - (p.throughput_m3 - 10.0)).abs() < 1e-9);
 }
+
+/// Levelised cost of water of a treatment unit: recovery 0.8, 1.0 kWh per m³ of feed at
+/// 0.5 yuan/kWh and no other cost, so `LCOW = 0.5·1.0·x / (0.8·x)` = 0.625 yuan per m³ of
+/// product, whatever the feed `x`; units that produce no water have none.
+#[test]
+fn levelised_cost_of_water() {
+    let text = r#"Park(
+    name: "lcow",
+    time: (steps: 24),
+    carbon: (electricity_yuan_per_kwh: Const(0.5)),
+    units: [
+        Source(id: "s", kind: Municipal, cap_m3_per_h: 100.0),
+        Process(id: "p", production_per_h: Const(10.0), water_m3_per_unit: 5.0),
+        Treatment(id: "t", recovery: 0.8, kwh_per_m3: 1.0),
+        Discharge(id: "out"),
+    ],
+    links: [
+        (from: "s", to: "p"),
+        (from: "p.waste", to: "t"),
+        (from: "t.product", to: "out"),
+        (from: "t.reject", to: "out"),
+    ],
+)"#;
+    let (_, s) = run_text(text, false);
+    let t = s.units.iter().find(|u| u.id == "t").unwrap();
+    assert!((t.product_water_m3 - 0.8 * 50.0 * 24.0).abs() < 1e-9);
+    let lcow = t.lcow_yuan_per_m3.unwrap();
+    assert!((lcow - 0.625).abs() < 1e-12, "{lcow}");
+    assert!(
+        s.units
+            .iter()
+            .find(|u| u.id == "p")
+            .unwrap()
+            .lcow_yuan_per_m3
+            .is_none()
+    );
+}

@@ -1,5 +1,7 @@
 //! The run summary: water by source kind and exit, repeated use, species in and out, energy,
 //! carbon, cost, balance closure and diagnostics — as one serialisable value, and as text.
+//! Per-unit rows carry each producing unit's levelised cost of water (its whole cost over the run
+//! per m³ of product water), so retrofits can be compared by LCOW.
 //!
 //! Intake-accounting policy (DOMAIN.md, "KPIs"; configurable in the park's `kpi` block): by
 //! default municipal supply, surface water, groundwater and purchased reclaimed municipal water
@@ -146,6 +148,13 @@ pub struct UnitRow {
     pub co2e_kg: f64,
     /// Cost, yuan.
     pub cost_yuan: f64,
+    /// Water produced by a treatment or desalination unit: what leaves by its product-water
+    /// ports (`product`, `permeate`, `distillate`), m³.
+    pub product_water_m3: f64,
+    /// Levelised cost of water of a producing unit: its whole cost over the run (annualised
+    /// capital and fixed O&M, electricity, heat, chemicals, charges) divided by the product water,
+    /// yuan/m³; `None` for units that produce none.
+    pub lcow_yuan_per_m3: Option<f64>,
 }
 
 /// Per-link totals.
@@ -331,6 +340,17 @@ pub fn summarize(sim: &Simulation, meta: &ParkMeta) -> RunSummary {
     for ((k, _), n) in &diag.counts {
         *diagnostics.entry(kind_name(*k)).or_insert(0) += n;
     }
+    // Product water of each unit: the links leaving its product-water ports.
+    let mut product_water = vec![0.0; topo.n_units()];
+    for l in 0..topo.n_links() {
+        let p = topo.link_from_port[l] as usize;
+        if matches!(
+            topo.port_name[p].as_str(),
+            "product" | "permeate" | "distillate"
+        ) {
+            product_water[topo.link_from[l] as usize] += s.links[l].volume_m3;
+        }
+    }
     let units = s
         .units
         .iter()
@@ -351,6 +371,8 @@ pub fn summarize(sim: &Simulation, meta: &ParkMeta) -> RunSummary {
             electricity_kwh: t.electricity_kwh,
             co2e_kg: t.carbon.total(),
             cost_yuan: t.cost.total(),
+            product_water_m3: product_water[u],
+            lcow_yuan_per_m3: (product_water[u] > 0.0).then(|| t.cost.total() / product_water[u]),
         })
         .collect();
     let links = s
