@@ -96,6 +96,8 @@ pub struct Ledger {
     pub species_loads: Vec<f64>,
     #[serde(skip)]
     scratch: Vec<Terms>,
+    #[serde(skip)]
+    unit_scratch: Vec<Terms>,
 }
 
 impl Ledger {
@@ -114,6 +116,7 @@ impl Ledger {
             species_from_sources: vec![0.0; ns],
             species_loads: vec![0.0; ns],
             scratch: vec![Terms::default(); ns],
+            unit_scratch: vec![Terms::default(); ns],
         }
     }
 
@@ -167,7 +170,9 @@ pub fn book_step(
     let mut park_w = Terms::default();
     let mut park_s = std::mem::take(&mut ledger.scratch);
     park_s.iter_mut().for_each(|t| *t = Terms::default());
-    let mut species_terms = vec![Terms::default(); nc];
+    // Reused per-unit buffer: no allocation in the per-step path.
+    let mut species_terms = std::mem::take(&mut ledger.unit_scratch);
+    species_terms.resize(nc, Terms::default());
     for u in 0..topo.n_units() {
         let x = flows.throughput[u];
         let mut w = Terms::default();
@@ -314,6 +319,7 @@ pub fn book_step(
         ledger.park_species[s].add(&park_s[s]);
     }
     ledger.scratch = park_s;
+    ledger.unit_scratch = species_terms;
 }
 
 fn note(w: &mut Worst, rel: f64, r: f64, item: &str, step: usize) {

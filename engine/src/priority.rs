@@ -67,7 +67,7 @@ impl Priority {
         self.supply_used.clear();
         self.supply_used.resize(nu, 0.0);
         self.snapshot.resize(nu, 0.0);
-        self.previous.resize(nu + ctx.topo.n_ports(), 0.0);
+        self.previous.resize(nu, 0.0);
         self.has_limits.clear();
         self.has_limits.extend((0..nu).map(|u| {
             ctx.inputs.accept_limit[u * ns..(u + 1) * ns]

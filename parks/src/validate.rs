@@ -745,61 +745,7 @@ pub fn validate(file: &ParkFile) -> Result<ValidPark, LoadError> {
                         );
                     }
                 }
-                let feed = match &s.feed {
-                    FeedSpec::Accept => Feed::Accept,
-                    FeedSpec::Fixed(d) => Feed::Fixed(c.driver(&it, line, "feed", d, 0.0, big)),
-                    FeedSpec::FillTank {
-                        tank,
-                        capacity_m3_per_h,
-                        start_below,
-                        stop_above,
-                    } => {
-                        let t = match ids.get(tank.as_str()) {
-                            Some(&k) if matches!(park.units[k], UnitSpec::Tank(_)) => k,
-                            Some(_) => {
-                                c.err(
-                                    format!("{it}.feed.tank"),
-                                    line,
-                                    format!("{tank:?} is not a Tank"),
-                                );
-                                0
-                            }
-                            None => {
-                                c.err(
-                                    format!("{it}.feed.tank"),
-                                    line,
-                                    format!("unknown unit {tank:?}"),
-                                );
-                                0
-                            }
-                        };
-                        let cap = c.num(
-                            &it,
-                            line,
-                            "feed.capacity_m3_per_h",
-                            *capacity_m3_per_h,
-                            0.0,
-                            true,
-                            big,
-                        );
-                        let lo =
-                            c.num(&it, line, "feed.start_below", *start_below, 0.0, false, 1.0);
-                        let hi = c.num(&it, line, "feed.stop_above", *stop_above, 0.0, false, 1.0);
-                        if lo > hi {
-                            c.err(
-                                format!("{it}.feed"),
-                                line,
-                                format!("start_below {lo} is above stop_above {hi}"),
-                            );
-                        }
-                        Feed::FillTank {
-                            tank: t,
-                            capacity_m3_per_h: cap,
-                            start_below: lo,
-                            stop_above: hi,
-                        }
-                    }
-                };
+                let feed = physics::feed(&mut c, &it, line, &s.feed, &ids, park);
                 AnyUnit::Treatment(Treatment {
                     recovery: r,
                     to_reject,

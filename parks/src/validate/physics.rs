@@ -207,7 +207,8 @@ fn chemicals(
         .collect()
 }
 
-fn feed(
+/// Resolves a treatment feed mode (shared by the generic treatment and the presets).
+pub(super) fn feed(
     c: &mut Checker<'_>,
     it: &str,
     line: Option<usize>,
