@@ -2,6 +2,11 @@
 //! from `parktwin generate` at about 10, 100 and 500 units, with the default (priority) strategy.
 //! World construction is in the setup, outside the timed part. Throughput is reported in
 //! unit-steps (units × steps).
+//!
+//! `ecs_vs_kernel` times the same 720 steps (30 days) of the 499-unit park in the ECS engine and
+//! in the flat-array reference kernel of [`kernel`] (no ECS); BENCHMARKS.md reports the ratio.
+
+mod kernel;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use parktwin::parks::build::{BuildOptions, build};
@@ -41,5 +46,32 @@ fn scenario_year(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, scenario_year);
+/// The ECS engine against the flat-array reference kernel on the same steps of the same park.
+fn ecs_vs_kernel(c: &mut Criterion) {
+    const STEPS: usize = 720;
+    let valid = park(60);
+    let kernel = kernel::Kernel::capture(&valid, STEPS);
+    let units = kernel.units();
+    let mut group = c.benchmark_group("ecs_vs_kernel");
+    group.sample_size(10);
+    group.throughput(Throughput::Elements((units * STEPS) as u64));
+    group.bench_function(format!("ecs_{units}_units_{STEPS}_steps"), |b| {
+        b.iter_batched(
+            || build(valid.clone(), BuildOptions::default()).expect("builds"),
+            |mut built| {
+                for _ in 0..STEPS {
+                    built.sim.step();
+                }
+                built
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    group.bench_function(format!("kernel_{units}_units_{STEPS}_steps"), |b| {
+        b.iter(|| kernel.run())
+    });
+    group.finish();
+}
+
+criterion_group!(benches, scenario_year, ecs_vs_kernel);
 criterion_main!(benches);

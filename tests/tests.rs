@@ -4,6 +4,7 @@ mod analytic;
 mod bad_input;
 mod common;
 mod determinism;
+mod kernel;
 mod kpi;
 mod outputs;
 mod property;

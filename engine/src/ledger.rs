@@ -95,9 +95,57 @@ pub struct Ledger {
     /// Per species: mass added by process loads, g.
     pub species_loads: Vec<f64>,
     #[serde(skip)]
-    scratch: Vec<Terms>,
-    #[serde(skip)]
-    unit_scratch: Vec<Terms>,
+    step: StepTerms,
+}
+
+/// One step's terms of every balance, struct of arrays: entry `u·m + k` is unit `u`'s water
+/// (`k = 0`) or species `k − 1` balance, with `m = 1 + conserved species`.
+#[derive(Clone, Debug, Default)]
+struct StepTerms {
+    inflow: Vec<f64>,
+    outflow: Vec<f64>,
+    generated: Vec<f64>,
+    removed: Vec<f64>,
+    storage_change: Vec<f64>,
+    /// Largest amount stored at either end of the step (part of the scale).
+    stored: Vec<f64>,
+    /// The park's balances (water, then species).
+    park: Vec<Terms>,
+    /// The step's worst (relative, absolute residual, unit) per balance kind.
+    worst: Vec<(f64, f64, usize)>,
+}
+
+impl StepTerms {
+    fn reset(&mut self, n: usize) {
+        for v in [
+            &mut self.inflow,
+            &mut self.outflow,
+            &mut self.generated,
+            &mut self.removed,
+            &mut self.storage_change,
+            &mut self.stored,
+        ] {
+            v.clear();
+            v.resize(n, 0.0);
+        }
+    }
+
+    fn reset_park(&mut self, m: usize) {
+        self.park.clear();
+        self.park.resize(m, Terms::default());
+        self.worst.clear();
+        self.worst.resize(m, (0.0, 0.0, usize::MAX));
+    }
+
+    fn terms(&self, i: usize) -> Terms {
+        Terms {
+            inflow: self.inflow[i],
+            outflow: self.outflow[i],
+            generated: self.generated[i],
+            removed: self.removed[i],
+            storage_change: self.storage_change[i],
+        }
+    }
 }
 
 impl Ledger {
@@ -115,8 +163,7 @@ impl Ledger {
             species_reacted: vec![0.0; ns],
             species_from_sources: vec![0.0; ns],
             species_loads: vec![0.0; ns],
-            scratch: vec![Terms::default(); ns],
-            unit_scratch: vec![Terms::default(); ns],
+            step: StepTerms::default(),
         }
     }
 
@@ -148,6 +195,11 @@ fn judge(t: &Terms, extra_scale: f64, floor: f64) -> (f64, f64, bool) {
 }
 
 /// Checks and books one step.
+///
+/// One pass over links (inflow to the receiving unit, outflow and leaks from the sending one),
+/// one over ports (exits and spills), one over units (withdrawals, loads, reaction, solids,
+/// storage), then every balance is judged from its own five terms. The park's balance is summed
+/// from withdrawals, exits and storage changes only.
 #[expect(
     clippy::too_many_arguments,
     reason = "the ledger reads every part of the step state"
@@ -165,119 +217,124 @@ pub fn book_step(
 ) {
     let ns = species.len();
     let nc = species.conserved;
+    let m = nc + 1;
+    let nu = topo.n_units();
     let dt = clock.dt_h;
     let step = clock.step;
-    let mut park_w = Terms::default();
-    let mut park_s = std::mem::take(&mut ledger.scratch);
-    park_s.iter_mut().for_each(|t| *t = Terms::default());
-    // Reused per-unit buffer: no allocation in the per-step path.
-    let mut species_terms = std::mem::take(&mut ledger.unit_scratch);
-    species_terms.resize(nc, Terms::default());
-    for u in 0..topo.n_units() {
-        let x = flows.throughput[u];
-        let mut w = Terms::default();
-        species_terms.iter_mut().for_each(|t| *t = Terms::default());
-        for &l in topo.links_into(u) {
-            let q = flows.link[l as usize] * dt;
-            w.inflow += q;
-            let p = topo.link_from_port[l as usize] as usize;
+    let mut t = std::mem::take(&mut ledger.step);
+    t.reset(nu * m);
+    let leak_exit = ExitKind::Leak.index();
+    let spill_exit = ExitKind::Spill.index();
+    let solids_exit = ExitKind::Solids.index();
+    // Links: into the receiving unit, out of the sending one; leaks leave the sending unit.
+    for l in 0..topo.n_links() {
+        let q = flows.link[l] * dt;
+        let leak = flows.leak[l] * dt;
+        if q == 0.0 && leak == 0.0 {
+            continue;
+        }
+        let v = topo.link_from[l] as usize * m;
+        let u = topo.link_to[l] as usize * m;
+        let p = topo.link_from_port[l] as usize;
+        let c = &quality.port[p * ns..p * ns + nc];
+        t.inflow[u] += q;
+        t.outflow[v] += q;
+        for s in 0..nc {
+            let mass = q * c[s];
+            t.inflow[u + 1 + s] += mass;
+            t.outflow[v + 1 + s] += mass;
+        }
+        if leak != 0.0 {
+            t.removed[v] += leak;
             for s in 0..nc {
-                species_terms[s].inflow += q * quality.port[p * ns + s];
+                t.removed[v + 1 + s] += leak * c[s];
+                ledger.species_by_exit[s][leak_exit] += leak * c[s];
             }
         }
-        for p in topo.ports_of(u) {
-            let c = &quality.port[p * ns..(p + 1) * ns];
-            match topo.port_role[p] {
-                PortRole::Exit(k) => {
-                    let q = flows.port[p] * dt;
-                    w.removed += q;
-                    for s in 0..nc {
-                        species_terms[s].removed += q * c[s];
-                        ledger.species_by_exit[s][k.index()] += q * c[s];
-                    }
-                }
-                _ => {
-                    for &l in topo.links_of_port(p) {
-                        let q = flows.link[l as usize] * dt;
-                        w.outflow += q;
-                        for s in 0..nc {
-                            species_terms[s].outflow += q * c[s];
-                        }
-                        let leak = flows.leak[l as usize] * dt;
-                        if leak != 0.0 {
-                            w.removed += leak;
-                            for s in 0..nc {
-                                species_terms[s].removed += leak * c[s];
-                                ledger.species_by_exit[s][ExitKind::Leak.index()] += leak * c[s];
-                            }
-                        }
-                    }
-                }
-            }
-            let spill = flows.spill[p] * dt;
-            if spill != 0.0 {
-                w.removed += spill;
-                for s in 0..nc {
-                    species_terms[s].removed += spill * c[s];
-                    ledger.species_by_exit[s][ExitKind::Spill.index()] += spill * c[s];
-                }
+    }
+    // Ports: exits and spills.
+    for p in 0..topo.n_ports() {
+        let exit = match topo.port_role[p] {
+            PortRole::Exit(_) => flows.port[p] * dt,
+            _ => 0.0,
+        };
+        let spill = flows.spill[p] * dt;
+        if exit == 0.0 && spill == 0.0 {
+            continue;
+        }
+        let u = topo.port_unit[p] as usize * m;
+        let c = &quality.port[p * ns..p * ns + nc];
+        t.removed[u] += exit + spill;
+        for s in 0..nc {
+            t.removed[u + 1 + s] += (exit + spill) * c[s];
+        }
+        if let PortRole::Exit(k) = topo.port_role[p]
+            && exit != 0.0
+        {
+            for s in 0..nc {
+                ledger.species_by_exit[s][k.index()] += exit * c[s];
             }
         }
-        if topo.unit_flow[u] == FlowKind::Source {
-            w.generated += x * dt;
+        if spill != 0.0 {
+            for s in 0..nc {
+                ledger.species_by_exit[s][spill_exit] += spill * c[s];
+            }
         }
+    }
+    // Units: withdrawals, loads, reaction, solids, storage.
+    for u in 0..nu {
+        let x = flows.throughput[u] * dt;
+        let i = u * m;
         let is_source = topo.unit_flow[u] == FlowKind::Source;
-        for s in 0..nc {
-            let g = inputs.generated_g_per_m3[u * ns + s] * x * dt;
-            let inlet_mass = x * dt * quality.inlet[u * ns + s];
-            let r = inputs.removed_fraction[u * ns + s] * inlet_mass;
-            let solids = inputs.solids_fraction[u * ns + s] * inlet_mass;
-            species_terms[s].generated += g;
-            species_terms[s].removed += r + solids;
-            ledger.species_reacted[s] += r;
-            ledger.species_by_exit[s][ExitKind::Solids.index()] += solids;
-            if is_source {
-                ledger.species_from_sources[s] += g;
-            } else {
-                ledger.species_loads[s] += g;
-            }
+        if is_source {
+            t.generated[i] += x;
         }
-        let mut stored_w = 0.0;
-        if topo.unit_quality[u] == QualityKind::Mixed {
-            w.storage_change = storage.volume_end[u] - storage.volume[u];
-            stored_w = storage.volume[u].max(storage.volume_end[u]);
+        if x != 0.0 {
             for s in 0..nc {
-                let m0 = storage.volume[u] * storage.conc[u * ns + s];
-                let m1 = storage.volume_end[u] * storage.conc_end[u * ns + s];
-                species_terms[s].storage_change = m1 - m0;
+                let g = inputs.generated_g_per_m3[u * ns + s] * x;
+                let inlet_mass = x * quality.inlet[u * ns + s];
+                let r = inputs.removed_fraction[u * ns + s] * inlet_mass;
+                let solids = inputs.solids_fraction[u * ns + s] * inlet_mass;
+                t.generated[i + 1 + s] += g;
+                t.removed[i + 1 + s] += r + solids;
+                ledger.species_reacted[s] += r;
+                ledger.species_by_exit[s][solids_exit] += solids;
+                if is_source {
+                    ledger.species_from_sources[s] += g;
+                } else {
+                    ledger.species_loads[s] += g;
+                }
             }
         }
-        let (r, rel, bad) = judge(&w, stored_w, WATER_FLOOR_M3);
-        note(&mut ledger.worst_water, rel, r, &topo.unit_id[u], step);
-        if bad {
-            ledger.violations += 1;
-            diag.push(
-                DiagnosticKind::ClosureViolation,
-                step,
-                Some(&topo.unit_id[u]),
-                || format!("water balance of {} off by {r:.3e} m³", topo.unit_id[u]),
-            );
+        if topo.unit_quality[u] == QualityKind::Mixed {
+            let (v0, v1) = (storage.volume[u], storage.volume_end[u]);
+            t.storage_change[i] = v1 - v0;
+            t.stored[i] = v0.max(v1);
+            for s in 0..nc {
+                let m0 = v0 * storage.conc[u * ns + s];
+                let m1 = v1 * storage.conc_end[u * ns + s];
+                t.storage_change[i + 1 + s] = m1 - m0;
+                t.stored[i + 1 + s] = m0.abs().max(m1.abs());
+            }
         }
-        ledger.unit_water[u].add(&w);
-        park_w.generated += w.generated;
-        park_w.removed += w.removed;
-        park_w.storage_change += w.storage_change;
-        for s in 0..nc {
-            let t = &species_terms[s];
-            let stored = if topo.unit_quality[u] == QualityKind::Mixed {
-                (storage.volume[u] * storage.conc[u * ns + s])
-                    .abs()
-                    .max((storage.volume_end[u] * storage.conc_end[u * ns + s]).abs())
+    }
+    // Judge every balance; note the step's worst per water and species.
+    t.reset_park(m);
+    let (mut park, mut worst) = (std::mem::take(&mut t.park), std::mem::take(&mut t.worst));
+    for u in 0..nu {
+        for k in 0..m {
+            let i = u * m + k;
+            let terms = t.terms(i);
+            let floor = if k == 0 {
+                WATER_FLOOR_M3
             } else {
-                0.0
+                SPECIES_FLOOR_G
             };
-            let (r, rel, bad) = judge(t, stored, SPECIES_FLOOR_G);
-            note(&mut ledger.worst_species[s], rel, r, &topo.unit_id[u], step);
+            let (r, rel, bad) = judge(&terms, t.stored[i], floor);
+            let w = &mut worst[k];
+            if rel > w.0 || (rel.is_nan() && !w.0.is_nan()) || w.2 == usize::MAX {
+                *w = (rel, r, u);
+            }
             if bad {
                 ledger.violations += 1;
                 diag.push(
@@ -285,41 +342,71 @@ pub fn book_step(
                     step,
                     Some(&topo.unit_id[u]),
                     || {
-                        format!(
-                            "{} balance of {} off by {r:.3e} g",
-                            species.names[s], topo.unit_id[u]
-                        )
+                        if k == 0 {
+                            format!("water balance of {} off by {r:.3e} m³", topo.unit_id[u])
+                        } else {
+                            format!(
+                                "{} balance of {} off by {r:.3e} g",
+                                species.names[k - 1],
+                                topo.unit_id[u]
+                            )
+                        }
                     },
                 );
             }
-            ledger.unit_species[u * nc + s].add(t);
-            park_s[s].generated += t.generated;
-            park_s[s].removed += t.removed;
-            park_s[s].storage_change += t.storage_change;
+            if k == 0 {
+                ledger.unit_water[u].add(&terms);
+            } else {
+                ledger.unit_species[u * nc + k - 1].add(&terms);
+            }
+            park[k].generated += terms.generated;
+            park[k].removed += terms.removed;
+            park[k].storage_change += terms.storage_change;
         }
     }
-    let (r, rel, bad) = judge(&park_w, 0.0, WATER_FLOOR_M3);
-    note(&mut ledger.worst_water, rel, r, "park", step);
-    if bad {
-        ledger.violations += 1;
-        diag.push(DiagnosticKind::ClosureViolation, step, None, || {
-            format!("park water balance off by {r:.3e} m³")
-        });
+    for (k, &(rel, r, u)) in worst.iter().enumerate() {
+        if u == usize::MAX {
+            continue;
+        }
+        let slot = if k == 0 {
+            &mut ledger.worst_water
+        } else {
+            &mut ledger.worst_species[k - 1]
+        };
+        note(slot, rel, r, &topo.unit_id[u], step);
     }
-    ledger.park_water.add(&park_w);
-    for s in 0..nc {
-        let (r, rel, bad) = judge(&park_s[s], 0.0, SPECIES_FLOOR_G);
-        note(&mut ledger.worst_species[s], rel, r, "park", step);
+    for (k, terms) in park.iter().enumerate() {
+        let floor = if k == 0 {
+            WATER_FLOOR_M3
+        } else {
+            SPECIES_FLOOR_G
+        };
+        let (r, rel, bad) = judge(terms, 0.0, floor);
+        let slot = if k == 0 {
+            &mut ledger.worst_water
+        } else {
+            &mut ledger.worst_species[k - 1]
+        };
+        note(slot, rel, r, "park", step);
         if bad {
             ledger.violations += 1;
             diag.push(DiagnosticKind::ClosureViolation, step, None, || {
-                format!("park {} balance off by {r:.3e} g", species.names[s])
+                if k == 0 {
+                    format!("park water balance off by {r:.3e} m³")
+                } else {
+                    format!("park {} balance off by {r:.3e} g", species.names[k - 1])
+                }
             });
         }
-        ledger.park_species[s].add(&park_s[s]);
+        if k == 0 {
+            ledger.park_water.add(terms);
+        } else {
+            ledger.park_species[k - 1].add(terms);
+        }
     }
-    ledger.scratch = park_s;
-    ledger.unit_scratch = species_terms;
+    t.park = park;
+    t.worst = worst;
+    ledger.step = t;
 }
 
 fn note(w: &mut Worst, rel: f64, r: f64, item: &str, step: usize) {

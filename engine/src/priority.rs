@@ -53,6 +53,7 @@ pub struct Priority {
     has_limits: Vec<bool>,
     fill: Vec<f64>,
     mass: Vec<f64>,
+    order: Vec<(f64, usize)>,
 }
 
 impl Priority {
@@ -227,27 +228,25 @@ impl Priority {
     ) -> f64 {
         let topo = ctx.topo;
         let ns = ctx.species.len();
-        let mut order: Vec<(f64, usize)> = topo
-            .pulled_into(u)
-            .iter()
-            .map(|&l| {
-                let p = topo.link_from_port[l as usize] as usize;
-                let worst = (0..ns)
-                    .map(|sp| {
-                        let lim = ctx.inputs.accept_limit[u * ns + sp];
-                        if lim.is_finite() && lim > 0.0 {
-                            ctx.previous_quality.port[p * ns + sp] / lim
-                        } else {
-                            0.0
-                        }
-                    })
-                    .fold(0.0, f64::max);
-                (worst, l as usize)
-            })
-            .collect();
+        let mut order = std::mem::take(&mut self.order);
+        order.clear();
+        order.extend(topo.pulled_into(u).iter().map(|&l| {
+            let p = topo.link_from_port[l as usize] as usize;
+            let worst = (0..ns)
+                .map(|sp| {
+                    let lim = ctx.inputs.accept_limit[u * ns + sp];
+                    if lim.is_finite() && lim > 0.0 {
+                        ctx.previous_quality.port[p * ns + sp] / lim
+                    } else {
+                        0.0
+                    }
+                })
+                .fold(0.0, f64::max);
+            (worst, l as usize)
+        }));
         order.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
         let mut added = 0.0;
-        for (_, l) in order {
+        for &(_, l) in &order {
             let s = topo.link_from[l] as usize;
             if remaining <= 0.0 || !ctx.inputs.online[s] {
                 continue;
@@ -271,6 +270,7 @@ impl Priority {
             remaining -= q;
             added += q;
         }
+        self.order = order;
         added
     }
 

@@ -31,11 +31,78 @@ use nalgebra::{DMatrix, DVector};
 /// Scratch space reused across steps, and the tear plan of every recycle loop.
 #[derive(Default, Debug)]
 pub struct QualitySolver {
-    mixed: Vec<Option<MixedCoefficients>>,
+    /// Per unit: the step's mixed-volume coefficients (meaningful for mixed units only).
+    mixed: Vec<MixedCoefficients>,
+    /// Units with a mixed volume.
+    mixed_units: Vec<u32>,
+    /// Per port: how its effective transfer is formed (compiled once per topology).
+    rules: Vec<PortRule>,
+    /// Per port × species: the step's effective transfer `C_p = τ·c_u + λ`.
+    tau: Vec<f64>,
+    /// See `tau`.
+    lambda: Vec<f64>,
     local: Vec<usize>,
     coef: Vec<f64>,
+    solved: Vec<f64>,
+    mat: Vec<f64>,
+    rhs: Vec<f64>,
     plans: Vec<Option<Plan>>,
     conserved: usize,
+}
+
+/// How a port's effective transfer is formed, decided once from the topology.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct PortRule {
+    /// Declared species.
+    conserved: Rule,
+    /// Tracers.
+    tracer: Rule,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Rule {
+    /// A constant pair (τ, λ).
+    Const(f64, f64),
+    /// A source: τ = 0, λ from the unit's inputs (its supply quality).
+    SourceLambda,
+    /// An affine unit: τ and λ from the unit's inputs.
+    Inputs,
+    /// A mixed volume: τ = a_in, λ = a0·C0.
+    Mixed,
+}
+
+impl PortRule {
+    /// The rule of port `p` of unit `u`.
+    ///
+    /// Declared species: a source's port carries its quality (τ = 0); an affine unit's port
+    /// τ and λ from the unit; a mixed volume's outflow mean, except its evaporation, which
+    /// carries nothing. Tracers pass through every unit unchanged (τ = 1), start at 0 at sources
+    /// and in evaporation, are reset to 1 at the outlets of water-using units, and mix in mixed
+    /// volumes.
+    fn of(p: usize, u: usize, topo: &Topology) -> Self {
+        let evap = topo.port_role[p] == PortRole::Exit(ExitKind::Evaporation);
+        let source = topo.unit_flow[u] == FlowKind::Source;
+        let mixed = topo.unit_quality[u] == QualityKind::Mixed;
+        let conserved = if source {
+            Rule::SourceLambda
+        } else if !mixed {
+            Rule::Inputs
+        } else if evap {
+            Rule::Const(0.0, 0.0)
+        } else {
+            Rule::Mixed
+        };
+        let tracer = if source || evap {
+            Rule::Const(0.0, 0.0)
+        } else if topo.unit_uses_water[u] {
+            Rule::Const(0.0, 1.0)
+        } else if mixed {
+            Rule::Mixed
+        } else {
+            Rule::Const(1.0, 0.0)
+        };
+        Self { conserved, tracer }
+    }
 }
 
 /// How a recycle loop is torn: its units with the `tears` tear units first, then the rest in an
@@ -44,53 +111,6 @@ pub struct QualitySolver {
 struct Plan {
     order: Vec<u32>,
     tears: usize,
-}
-
-/// Effective transfer (τ, λ) of port `p` for species `s`.
-///
-/// Tracers (species index ≥ `conserved`) pass through every unit unchanged (τ = 1), start at 0
-/// at sources and are reset to 1 at the outlets of water-using units; mixed volumes mix them.
-#[inline]
-#[expect(
-    clippy::too_many_arguments,
-    reason = "hot-path helper reading flat arrays"
-)]
-fn transfer(
-    p: usize,
-    s: usize,
-    ns: usize,
-    conserved: usize,
-    u: usize,
-    topo: &Topology,
-    inputs: &UnitInputs,
-    storage: &Storage,
-    mixed: &[Option<MixedCoefficients>],
-) -> (f64, f64) {
-    if s >= conserved {
-        return match (topo.unit_flow[u], topo.port_role[p]) {
-            (FlowKind::Source, _) | (_, PortRole::Exit(ExitKind::Evaporation)) => (0.0, 0.0),
-            _ if topo.unit_uses_water[u] => (0.0, 1.0),
-            _ if topo.unit_quality[u] == QualityKind::Mixed => {
-                let m = mixed[u].expect("mixed coefficients are computed before the solve");
-                (m.a_in, m.a0 * storage.conc[u * ns + s])
-            }
-            _ => (1.0, 0.0),
-        };
-    }
-    match topo.unit_flow[u] {
-        FlowKind::Source => (0.0, inputs.lambda[p * ns + s]),
-        _ => match topo.unit_quality[u] {
-            QualityKind::Affine => (inputs.tau[p * ns + s], inputs.lambda[p * ns + s]),
-            QualityKind::Mixed => {
-                if topo.port_role[p] == PortRole::Exit(ExitKind::Evaporation) {
-                    (0.0, 0.0)
-                } else {
-                    let m = mixed[u].expect("mixed coefficients are computed before the solve");
-                    (m.a_in, m.a0 * storage.conc[u * ns + s])
-                }
-            }
-        },
-    }
 }
 
 impl QualitySolver {
@@ -120,13 +140,12 @@ impl QualitySolver {
         self.conserved = species.conserved;
         let nu = topo.n_units();
         let dt = clock.dt_h;
+        if self.rules.len() != topo.n_ports() || self.mixed.len() != nu {
+            self.compile(topo);
+        }
         // Mixed volumes: coefficients from this step's flows.
-        self.mixed.clear();
-        self.mixed.resize(nu, None);
-        for u in 0..nu {
-            if topo.unit_quality[u] != QualityKind::Mixed {
-                continue;
-            }
+        for &u in &self.mixed_units {
+            let u = u as usize;
             let mut evap = 0.0;
             let mut out = 0.0;
             for p in topo.ports_of(u) {
@@ -143,44 +162,84 @@ impl QualitySolver {
             } else {
                 storage.volume[u]
             };
-            self.mixed[u] = Some(c);
+            self.mixed[u] = c;
         }
+        self.effective_transfer(topo, ns, inputs, storage);
         self.local.resize(nu, usize::MAX);
 
         for (ci, comp) in topo.quality_components.iter().enumerate() {
             let units = &topo.quality_order[comp.start as usize..comp.end as usize];
             if !comp.cyclic {
                 let u = units[0] as usize;
-                self.solve_single(u, topo, ns, inputs, flows, storage, quality);
+                self.solve_single(u, topo, ns, flows, quality);
                 continue;
             }
-            self.solve_loop(
-                ci, units, topo, ns, inputs, flows, storage, quality, clock, diag,
-            );
+            self.solve_loop(ci, units, topo, ns, flows, quality, clock, diag);
         }
         // End-of-step concentrations of mixed volumes.
-        for u in 0..nu {
-            if let Some(m) = self.mixed[u] {
-                for s in 0..ns {
-                    storage.conc_end[u * ns + s] =
-                        m.b0 * storage.conc[u * ns + s] + m.b_in * quality.inlet[u * ns + s];
+        for &u in &self.mixed_units {
+            let u = u as usize;
+            let m = self.mixed[u];
+            for s in 0..ns {
+                storage.conc_end[u * ns + s] =
+                    m.b0 * storage.conc[u * ns + s] + m.b_in * quality.inlet[u * ns + s];
+            }
+        }
+    }
+
+    /// Compiles the per-port transfer rules and the list of mixed units for `topo`.
+    fn compile(&mut self, topo: &Topology) {
+        let nu = topo.n_units();
+        self.mixed = vec![mixed_coefficients(0.0, 0.0, 0.0, 0.0, 1.0); nu];
+        self.mixed_units = (0..nu)
+            .filter(|&u| topo.unit_quality[u] == QualityKind::Mixed)
+            .map(|u| u as u32)
+            .collect();
+        self.rules = (0..topo.n_ports())
+            .map(|p| PortRule::of(p, topo.port_unit[p] as usize, topo))
+            .collect();
+        self.plans.clear();
+    }
+
+    /// Fills the step's effective transfer `(τ, λ)` of every port and species from the rules,
+    /// the units' inputs and the mixed-volume coefficients.
+    fn effective_transfer(
+        &mut self,
+        topo: &Topology,
+        ns: usize,
+        inputs: &UnitInputs,
+        storage: &Storage,
+    ) {
+        let nc = self.conserved;
+        let n = topo.n_ports() * ns;
+        self.tau.resize(n, 0.0);
+        self.lambda.resize(n, 0.0);
+        for (p, rule) in self.rules.iter().enumerate() {
+            let u = topo.port_unit[p] as usize;
+            let base = p * ns;
+            for (range, r) in [(0..nc, rule.conserved), (nc..ns, rule.tracer)] {
+                for s in range {
+                    let i = base + s;
+                    (self.tau[i], self.lambda[i]) = match r {
+                        Rule::Const(t, l) => (t, l),
+                        Rule::SourceLambda => (0.0, inputs.lambda[i]),
+                        Rule::Inputs => (inputs.tau[i], inputs.lambda[i]),
+                        Rule::Mixed => {
+                            let m = &self.mixed[u];
+                            (m.a_in, m.a0 * storage.conc[u * ns + s])
+                        }
+                    };
                 }
             }
         }
     }
 
-    #[expect(
-        clippy::too_many_arguments,
-        reason = "internal helper over the step state"
-    )]
     fn solve_single(
         &self,
         u: usize,
         topo: &Topology,
         ns: usize,
-        inputs: &UnitInputs,
         flows: &Flows,
-        storage: &Storage,
         quality: &mut Quality,
     ) {
         let x = flows.throughput[u];
@@ -202,32 +261,17 @@ impl QualitySolver {
                 *c /= x;
             }
         }
-        self.write_ports(u, topo, ns, inputs, storage, quality);
+        self.write_ports(u, topo, ns, quality);
     }
 
-    fn write_ports(
-        &self,
-        u: usize,
-        topo: &Topology,
-        ns: usize,
-        inputs: &UnitInputs,
-        storage: &Storage,
-        quality: &mut Quality,
-    ) {
+    fn write_ports(&self, u: usize, topo: &Topology, ns: usize, quality: &mut Quality) {
+        let inlet = &quality.inlet[u * ns..(u + 1) * ns];
         for p in topo.ports_of(u) {
+            let base = p * ns;
+            let out = &mut quality.port[base..base + ns];
+            let (tau, lambda) = (&self.tau[base..base + ns], &self.lambda[base..base + ns]);
             for s in 0..ns {
-                let (tau, lambda) = transfer(
-                    p,
-                    s,
-                    ns,
-                    self.conserved,
-                    u,
-                    topo,
-                    inputs,
-                    storage,
-                    &self.mixed,
-                );
-                quality.port[p * ns + s] = tau * quality.inlet[u * ns + s] + lambda;
+                out[s] = tau[s] * inlet[s] + lambda[s];
             }
         }
     }
@@ -325,9 +369,7 @@ impl QualitySolver {
         units: &[u32],
         topo: &Topology,
         ns: usize,
-        inputs: &UnitInputs,
         flows: &Flows,
-        storage: &Storage,
         quality: &mut Quality,
         clock: &Clock,
         diag: &mut Diagnostics,
@@ -370,17 +412,7 @@ impl QualitySolver {
                     if jv == usize::MAX {
                         self.coef[dst] += q * quality.port[p * ns + s];
                     } else {
-                        let (tau, lambda) = transfer(
-                            p,
-                            s,
-                            ns,
-                            self.conserved,
-                            v,
-                            topo,
-                            inputs,
-                            storage,
-                            &self.mixed,
-                        );
+                        let (tau, lambda) = (self.tau[p * ns + s], self.lambda[p * ns + s]);
                         let src = (jv * ns + s) * w;
                         self.coef[dst] += q * (tau * self.coef[src] + lambda);
                         for b in 1..w {
@@ -398,18 +430,24 @@ impl QualitySolver {
         }
         // The tears' own balances: (x_t·e_t − Σ q·τ·B_v)·c_T = Σ q·(τ·a_v + λ) + outside.
         let mut singular = false;
-        let mut solved = vec![0.0; k * ns];
+        let mut solved = std::mem::take(&mut self.solved);
+        solved.clear();
+        solved.resize(k * ns, 0.0);
+        let mut mat = std::mem::take(&mut self.mat);
+        mat.resize(k * k, 0.0);
+        let mut rhs = std::mem::take(&mut self.rhs);
+        rhs.resize(k, 0.0);
         for s in 0..ns {
-            let mut a = DMatrix::<f64>::zeros(k, k);
-            let mut b = DVector::<f64>::zeros(k);
+            mat.fill(0.0);
+            rhs.fill(0.0);
             for j in 0..k {
                 let u = order[j] as usize;
                 let x = flows.throughput[u];
                 if x <= 0.0 || topo.unit_flow[u] == FlowKind::Source {
-                    a[(j, j)] = 1.0;
+                    mat[j * k + j] = 1.0;
                     continue;
                 }
-                a[(j, j)] += x;
+                mat[j * k + j] += x;
                 for &l in topo.links_into(u) {
                     let q = flows.link[l as usize];
                     if q == 0.0 {
@@ -419,27 +457,29 @@ impl QualitySolver {
                     let p = topo.link_from_port[l as usize] as usize;
                     let jv = self.local[v];
                     if jv == usize::MAX {
-                        b[j] += q * quality.port[p * ns + s];
+                        rhs[j] += q * quality.port[p * ns + s];
                     } else {
-                        let (tau, lambda) = transfer(
-                            p,
-                            s,
-                            ns,
-                            self.conserved,
-                            v,
-                            topo,
-                            inputs,
-                            storage,
-                            &self.mixed,
-                        );
+                        let (tau, lambda) = (self.tau[p * ns + s], self.lambda[p * ns + s]);
                         let src = (jv * ns + s) * w;
-                        b[j] += q * (tau * self.coef[src] + lambda);
+                        rhs[j] += q * (tau * self.coef[src] + lambda);
                         for m in 0..k {
-                            a[(j, m)] -= q * tau * self.coef[src + 1 + m];
+                            mat[j * k + m] -= q * tau * self.coef[src + 1 + m];
                         }
                     }
                 }
             }
+            if k == 1 {
+                // One tear (the common case): the 1 × 1 system directly.
+                let c = rhs[0] / mat[0];
+                if c.is_finite() {
+                    solved[s] = c;
+                } else {
+                    singular = true;
+                }
+                continue;
+            }
+            let a = DMatrix::from_row_slice(k, k, &mat);
+            let b = DVector::from_column_slice(&rhs);
             match a.lu().solve(&b) {
                 Some(c) if c.iter().all(|v| v.is_finite()) => {
                     for j in 0..k {
@@ -476,11 +516,14 @@ impl QualitySolver {
             }
         }
         for &u in &order {
-            self.write_ports(u as usize, topo, ns, inputs, storage, quality);
+            self.write_ports(u as usize, topo, ns, quality);
         }
         for &u in &order {
             self.local[u as usize] = usize::MAX;
         }
         self.plans[ci].as_mut().expect("planned").order = order;
+        self.solved = solved;
+        self.mat = mat;
+        self.rhs = rhs;
     }
 }
