@@ -91,6 +91,11 @@ impl Kernel {
             "kernel stored concentrations"
         );
         assert_eq!(
+            end.recorder.sums,
+            built.sim.resource::<Recorder>().sums,
+            "kernel flow sums"
+        );
+        assert_eq!(
             end.ledger.violations,
             built.sim.resource::<Ledger>().violations,
             "kernel ledger violations"
