@@ -5,7 +5,8 @@
 #   scripts/slurm-local.sh up       install slurm-wlm and munge when missing (Debian, apt-get, as
 #                                   root), start munged, slurmctld and slurmd, wait until the
 #                                   node is idle; does nothing for daemons already running
-#   scripts/slurm-local.sh down     stop exactly the daemons `up` started (by their recorded pids)
+#   scripts/slurm-local.sh down     cancel jobs still queued or running on it, then stop exactly
+#                                   the daemons `up` started (by their recorded pids)
 #   scripts/slurm-local.sh status   the recorded daemons and `sinfo`
 #   scripts/slurm-local.sh env      print `export SLURM_CONF=...` (eval it to use sbatch, squeue)
 #
@@ -180,6 +181,17 @@ up() {
 
 down() {
     local name pid i
+    # Jobs still running on this cluster are cancelled first, so no job step outlives slurmd.
+    if live_pid slurmctld >/dev/null && live_pid slurmd >/dev/null; then
+        export SLURM_CONF=$conf
+        if [ -n "$(squeue -h -o %i 2>/dev/null)" ]; then
+            scancel --user="$(id -un)" 2>/dev/null || true
+            for i in $(seq 1 20); do
+                [ -z "$(squeue -h -t running,completing -o %i 2>/dev/null)" ] && break
+                sleep 0.5
+            done
+        fi
+    fi
     for name in slurmd slurmctld munged; do
         if pid=$(live_pid "$name"); then
             kill -TERM "$pid" 2>/dev/null || true
