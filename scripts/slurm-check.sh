@@ -136,7 +136,7 @@ if "$bin" merge "$work"/fail/shard-{0,1,2} --out "$work/fail-merge-refused" 2>"$
     fail "parktwin merge accepted shards with missing cases"
 fi
 # The killed shard wrote no manifest: merge names that shard's directory.
-grep -q "fail/shard-1" "$work/refused.txt" || fail "merge refusal: $(cat "$work/refused.txt")"
+grep -q "fail/shard-1: no manifest.json, so this shard has not finished" "$work/refused.txt" || fail "merge refusal: $(cat "$work/refused.txt")"
 say "task 1 FAILED, tasks 0 and 2 COMPLETED; merge job CANCELLED without running; merge refuses: $(cat "$work/refused.txt")"
 ids=$("$work/fail/slurm/submit.sh" 1 | tail -n 1)
 array=$(sed -n 's/^array=\([0-9]*\) merge=.*/\1/p' <<<"$ids")

@@ -258,6 +258,17 @@ fn scripts_run_by_hand_give_the_single_run() {
         String::from_utf8_lossy(&refused.stderr)
     );
     assert!(!out.join("results.csv").exists());
+    // A task killed before it finished has no manifest: the merge names that shard.
+    std::fs::remove_file(out.join("shard-1/manifest.json")).unwrap();
+    let refused = run(Command::new("bash").arg(scripts.join("merge.sbatch")));
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr)
+            .contains("shard-1: no manifest.json, so this shard has not finished"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    assert!(!out.join("results.csv").exists());
     // Run again, the task computes only the lost case.
     let o = task("1");
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
