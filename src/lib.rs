@@ -13,6 +13,7 @@ pub mod output;
 pub mod report;
 pub mod run;
 pub mod sankey;
+pub mod slurm;
 pub mod stream;
 pub mod svg;
 pub mod sweep;

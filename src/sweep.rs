@@ -460,6 +460,12 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<usize> {
     let mut manifests = Vec::new();
     let mut rows: BTreeMap<usize, Row> = BTreeMap::new();
     for d in dirs {
+        if !d.join("manifest.json").exists() && d.join("journal.ndjson").exists() {
+            bail!(
+                "{}: no manifest.json, so this shard has not finished: run it again (with --resume) before merging",
+                d.display()
+            );
+        }
         let m: Manifest = serde_json::from_slice(
             &std::fs::read(d.join("manifest.json"))
                 .with_context(|| format!("reading {}/manifest.json", d.display()))?,

@@ -10,6 +10,7 @@ mod outputs;
 mod property;
 mod readme;
 mod scenarios;
+mod slurm;
 mod units_cooling_tower;
 mod units_library;
 mod units_parks;
