@@ -18,6 +18,7 @@ pub mod scenario;
 pub mod schema;
 pub mod stochastic;
 pub mod summary;
+pub mod target;
 pub mod totals;
 pub mod unit_specs;
 pub mod validate;
