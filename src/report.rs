@@ -55,6 +55,11 @@ fn page(title: &str, body: &str) -> String {
     )
 }
 
+/// A whole report page around `body` (for the `target` and `optimize` pages).
+pub fn page_with(title: &str, body: &str) -> String {
+    page(title, body)
+}
+
 /// A CSV file as its header and rows of strings.
 fn read_csv(path: &Path) -> Result<(Vec<String>, Vec<csv::StringRecord>)> {
     let mut r =

@@ -8,7 +8,10 @@ use std::path::Path;
 
 fn close(got: f64, want: f64, what: &str) {
     let rel = (got - want).abs() / want.abs().max(1e-300);
-    assert!(rel <= 1e-9, "{what}: got {got}, want {want} (relative {rel:e})");
+    assert!(
+        rel <= 1e-9,
+        "{what}: got {got}, want {want} (relative {rel:e})"
+    );
 }
 
 /// Wang & Smith (1994), Chem. Eng. Sci. 49(7):981–1006, Example 1: four fixed-load operations
@@ -199,7 +202,11 @@ fn extraction_from_a_park() {
         .expect("wash source");
     close(wash.flow_t_per_h, 16.0, "wash wastewater");
     close(wash.conc_ppm, 150.0, "wash wastewater concentration");
-    assert!(x.notes.iter().any(|n| n.starts_with("ct:")), "{:?}", x.notes);
+    assert!(
+        x.notes.iter().any(|n| n.starts_with("ct:")),
+        "{:?}",
+        x.notes
+    );
     let t = target(&x.problem).expect("feasible");
     close(t.fresh_t_per_h, 90.0, "fresh water");
     close(t.wastewater_t_per_h, 86.0, "wastewater");

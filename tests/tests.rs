@@ -5,6 +5,7 @@ mod bad_input;
 mod common;
 mod determinism;
 mod kpi;
+mod optimize;
 mod outputs;
 mod property;
 mod readme;

@@ -14,6 +14,7 @@ pub mod factors;
 pub mod generate;
 pub mod kpi;
 pub mod load;
+pub mod optimize;
 pub mod scenario;
 pub mod schema;
 pub mod stochastic;

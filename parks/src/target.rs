@@ -81,7 +81,8 @@ impl Problem {
     pub fn add_fixed_load(&mut self, id: &str, load_kg_per_h: f64, c_in: f64, c_out: f64) {
         let f = 1000.0 * load_kg_per_h / (c_out - c_in);
         self.sinks.push(Stream::new(format!("{id}.in"), f, c_in));
-        self.sources.push(Stream::new(format!("{id}.out"), f, c_out));
+        self.sources
+            .push(Stream::new(format!("{id}.out"), f, c_out));
     }
 }
 
@@ -426,9 +427,11 @@ pub fn from_park(park: &crate::schema::Park, species: &str) -> Result<Extraction
                     .sinks
                     .push(Stream::new(format!("{}.in", s.id), flow, limit));
                 if (1.0 - f) * flow > 0.0 {
-                    problem
-                        .sources
-                        .push(Stream::new(format!("{}.out", s.id), (1.0 - f) * flow, c_out));
+                    problem.sources.push(Stream::new(
+                        format!("{}.out", s.id),
+                        (1.0 - f) * flow,
+                        c_out,
+                    ));
                 }
             }
             other => notes.push(format!(
