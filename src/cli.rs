@@ -94,7 +94,7 @@ pub enum Command {
         out: PathBuf,
     },
     /// Minimum fresh water, wastewater and pinch of a park's single-contaminant data by water
-    /// cascade analysis (FixedLoad units; processes with a constant production and a limit).
+    /// cascade analysis (FixedLoad units; processes with an inlet limit for the species).
     Target {
         /// Park file (RON).
         park: PathBuf,

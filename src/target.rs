@@ -8,12 +8,12 @@ use crate::sankey::{esc, fmt_num};
 use crate::xy_chart::{Style, XySeries, xy_chart};
 use anyhow::{Context, Result};
 use parktwin_parks::target::{Extraction, Target, from_park, target};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
 use std::path::Path;
 
 /// What `target` computed: the data used and the targets.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct TargetReport {
     /// Park name.
     pub park: String,
@@ -29,7 +29,7 @@ pub struct TargetReport {
 pub fn analyse(path: &Path, species: &str) -> Result<TargetReport> {
     let file = parktwin_parks::load::from_path(path)?;
     parktwin_parks::validate::validate(&file)?;
-    let data = from_park(&file.park, species)
+    let data = from_park(&file, species)
         .map_err(anyhow::Error::msg)
         .with_context(|| format!("{}: no targeting data", path.display()))?;
     let t = target(&data.problem).with_context(|| format!("{}", path.display()))?;
@@ -82,7 +82,7 @@ pub fn to_text(r: &TargetReport) -> String {
     for l in &t.cascade {
         let _ = writeln!(
             s,
-            "{:>12} {:>12.4} {:>12.4} {:>14.6} {:>14}",
+            "{:>12.4} {:>12.4} {:>12.4} {:>14.6} {:>14}",
             l.conc_ppm,
             l.net_flow_t_per_h,
             l.cum_flow_t_per_h,
@@ -189,6 +189,26 @@ pub fn section(r: &TargetReport) -> String {
     s
 }
 
+/// The report page of a directory written by `parktwin target --out`, if it is one.
+pub fn render_dir(dir: &Path) -> Result<Option<String>> {
+    let path = dir.join("target.json");
+    if !path.exists() {
+        return Ok(None);
+    }
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let r: TargetReport =
+        serde_json::from_str(&text).with_context(|| format!("reading {}", path.display()))?;
+    Ok(Some(page(&r)))
+}
+
+fn page(r: &TargetReport) -> String {
+    crate::report::page_with(
+        &format!("Water cascade analysis: {}", r.park),
+        &format!("<h1>Targets: {}</h1>{}", esc(&r.park), section(r)),
+    )
+}
+
 /// Writes `target.json`, `cascade.csv`, `composite.csv` and `target.html` into `dir`.
 pub fn write(dir: &Path, r: &TargetReport) -> Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -223,10 +243,6 @@ pub fn write(dir: &Path, r: &TargetReport) -> Result<()> {
         }
     }
     write_atomic(&dir.join("composite.csv"), c.as_bytes())?;
-    let html = crate::report::page_with(
-        &format!("Water cascade analysis: {}", r.park),
-        &format!("<h1>Targets: {}</h1>{}", esc(&r.park), section(r)),
-    );
-    write_atomic(&dir.join("target.html"), html.as_bytes())?;
+    write_atomic(&dir.join("target.html"), page(r).as_bytes())?;
     Ok(())
 }

@@ -190,7 +190,7 @@ fn extraction_from_a_park() {
     )"#;
     let file = from_str(text, Path::new("wca.ron")).expect("parses");
     validate(&file).expect("valid park");
-    let x = from_park(&file.park, "c").expect("data");
+    let x = from_park(&file, "c").expect("data");
     assert_eq!(x.fresh_source, "city");
     assert_eq!(x.problem.fresh_ppm, 0.0);
     assert_eq!(x.problem.sinks.len(), 5);
@@ -212,6 +212,6 @@ fn extraction_from_a_park() {
     close(t.wastewater_t_per_h, 86.0, "wastewater");
     assert_eq!(t.pinch_ppm, Some(100.0));
     // An undeclared species is an error naming it.
-    let e = from_park(&file.park, "cod").expect_err("undeclared");
+    let e = from_park(&file, "cod").expect_err("undeclared");
     assert!(e.contains("\"cod\""), "{e}");
 }

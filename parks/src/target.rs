@@ -40,10 +40,10 @@
 //! the target the source composite lies on or below the sink composite up to the sinks' total
 //! flow and touches it at the pinch.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// A sink or a source of the cascade.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Stream {
     /// Name (unit id, `id.in` and `id.out` for the two halves of an operation).
     pub id: String,
@@ -65,7 +65,7 @@ impl Stream {
 }
 
 /// The data of a single-contaminant targeting problem.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Problem {
     /// Water demands with their highest accepted concentration.
     pub sinks: Vec<Stream>,
@@ -87,7 +87,7 @@ impl Problem {
 }
 
 /// One level of the cascade table at the target.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Level {
     /// Concentration of the level, ppm.
     pub conc_ppm: f64,
@@ -105,7 +105,7 @@ pub struct Level {
 }
 
 /// A point of a composite curve.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Point {
     /// Cumulative flow, t/h.
     pub flow_t_per_h: f64,
@@ -114,7 +114,7 @@ pub struct Point {
 }
 
 /// The targets.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Target {
     /// Minimum fresh water, t/h.
     pub fresh_t_per_h: f64,
@@ -272,10 +272,12 @@ pub fn target(p: &Problem) -> Result<Target, TargetError> {
         let (d, scale) = deficit(p, c);
         let exact = d + fresh * (c - cfw).max(0.0) * 1e-3;
         let load_scale = scale + fresh * (c - cfw).max(0.0) * 1e-3;
-        if c > cfw && exact.abs() <= 1e-12 * load_scale && fresh > 0.0 {
+        let pinch = c > cfw && exact.abs() <= 1e-12 * load_scale && fresh > 0.0;
+        if pinch {
             pinches.push(c);
         }
-        let fresh_needed = (c > cfw).then(|| -d / ((c - cfw) * 1e-3));
+        // `+ 0.0` turns a negative zero into zero for display.
+        let fresh_needed = (c > cfw).then(|| -d / ((c - cfw) * 1e-3) + 0.0);
         cum_flow += net;
         let next = levels.get(k + 1).copied();
         let interval = next.map_or(0.0, |n| cum_flow * (n - c) * 1e-3);
@@ -284,7 +286,8 @@ pub fn target(p: &Problem) -> Result<Target, TargetError> {
             net_flow_t_per_h: net,
             cum_flow_t_per_h: cum_flow,
             interval_load_kg_per_h: interval,
-            cum_load_kg_per_h: exact,
+            // Zero at a pinch (round-off of the closed form is below 1e-12 of the load scale).
+            cum_load_kg_per_h: if pinch || k == 0 { 0.0 } else { exact },
             fresh_needed_t_per_h: fresh_needed,
         });
     }
@@ -334,7 +337,7 @@ pub fn target(p: &Problem) -> Result<Target, TargetError> {
 }
 
 /// The targeting data of a park for one species, and what was left out.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Extraction {
     /// The sinks, sources and fresh-water concentration.
     pub problem: Problem,
@@ -351,8 +354,9 @@ fn species_value(map: &crate::schema::SpeciesMap, species: &str) -> Option<f64> 
 /// Reads the single-contaminant data of `park` for `species`:
 ///
 /// - `FixedLoad` units of that species: a sink and a source by the limiting-data conversion;
-/// - `Process` units with a constant production and an accepted-inlet limit for the species: a
-///   sink `(F, C_lim)` with `F = production × water_m3_per_unit`, and a source of the
+/// - `Process` units with an accepted-inlet limit for the species: a sink `(F, C_lim)` with
+///   `F = production × water_m3_per_unit` (production averaged over the park's horizon when it
+///   varies: the analysis is a steady-state yardstick), and a source of the
 ///   wastewater at its highest concentration, `((1 − f)·F, (C_lim + γ)/(1 − f))` when the loss
 ///   evaporates, `((1 − f)·F, C_lim + γ)` when it is bound into the product, with
 ///   `γ = 1000·(adds_kg_per_m3 + adds_kg_per_unit/water_m3_per_unit)` mg/L;
@@ -361,8 +365,18 @@ fn species_value(map: &crate::schema::SpeciesMap, species: &str) -> Option<f64> 
 /// Every other unit (cooling towers, treatment, tanks, ...) and processes without those data
 /// are listed in [`Extraction::notes`]: the analysis covers the classic sink/source problem
 /// only. Expects a park that passed validation.
-pub fn from_park(park: &crate::schema::Park, species: &str) -> Result<Extraction, String> {
+pub fn from_park(file: &crate::load::ParkFile, species: &str) -> Result<Extraction, String> {
+    use crate::drivers::{Axis, CsvCache, to_series};
     use crate::schema::{Driver, LossSpec, UnitSpec};
+    let park = &file.park;
+    let start = crate::calendar::parse_start(&park.time.start)
+        .ok_or_else(|| format!("time.start {:?} is not a date", park.time.start))?;
+    let axis = Axis {
+        start,
+        dt_h: park.time.step_h,
+        steps: park.time.steps,
+    };
+    let mut csv = CsvCache::default();
     if !park.species.iter().any(|s| s == species) && species != "tds" {
         return Err(format!(
             "species {species:?} is not declared in the park (declared: {})",
@@ -403,12 +417,14 @@ pub fn from_park(park: &crate::schema::Park, species: &str) -> Result<Extraction
                     ));
                     continue;
                 };
-                let Driver::Const(production) = s.production_per_h else {
-                    notes.push(format!(
-                        "{}: a process whose production is not constant (Const) is not a fixed-flow sink",
-                        s.id
-                    ));
-                    continue;
+                let production = match &s.production_per_h {
+                    Driver::Const(p) => *p,
+                    d => {
+                        let series = to_series(d, axis, file.dir(), &mut csv)
+                            .map_err(|e| format!("{}.production_per_h: {e}", s.id))?;
+                        let n = axis.steps.max(1);
+                        (0..n).map(|k| series.at(k)).sum::<f64>() / n as f64
+                    }
                 };
                 let flow = production * s.water_m3_per_unit;
                 let f = s.consumptive_fraction;
@@ -446,7 +462,7 @@ pub fn from_park(park: &crate::schema::Park, species: &str) -> Result<Extraction
     };
     if problem.sinks.is_empty() {
         return Err(format!(
-            "no sinks for {species:?}: the analysis needs FixedLoad units of that species or Process units with a constant production and an accepts_mg_per_l limit for it"
+            "no sinks for {species:?}: the analysis needs FixedLoad units of that species or Process units with an accepts_mg_per_l limit for it"
         ));
     }
     problem.fresh_ppm = fresh_ppm;
