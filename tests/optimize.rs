@@ -297,3 +297,34 @@ fn bad_problem_files_give_precise_errors() {
         assert!(e.contains(want), "missing {want:?} in:\n{e}");
     }
 }
+
+/// `UnitBuilt`: a design without the unit is the park without it and every link touching it. In
+/// the small park, leaving out the WWTP leaves the mill's wastewater port without a link, so
+/// that design is invalid: its evaluation fails with the validator's reason and it scores as
+/// infeasible with an infinite violation; with the WWTP built the run succeeds.
+#[test]
+fn unit_built_and_failed_designs() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let problem = PROBLEM.replace("LinkBuilt(\"wwtp.product->mill\")", "UnitBuilt(\"wwtp\")");
+    let path = write_problem(tmp.path(), &problem);
+    let p = parktwin::parks::optimize::load(&path).expect("valid problem");
+    let without = p.decode(&[0.5, 0.5]);
+    assert_eq!(without.without_units, ["wwtp"]);
+    let park = p.park_file(&without).expect("park").park;
+    assert!(park.units.iter().all(|u| u.id() != "wwtp"));
+    assert!(
+        park.links
+            .iter()
+            .all(|l| !l.from.starts_with("wwtp") && l.to != "wwtp"),
+        "links of the WWTP removed"
+    );
+    let outcome = p.evaluate(&without);
+    let error = outcome.error.clone().expect("invalid design");
+    assert!(error.contains("mill"), "{error}");
+    assert!(p.score(&outcome).violation.is_infinite());
+    let with = p.decode(&[0.5, 1.5]);
+    assert!(with.without_units.is_empty());
+    let outcome = p.evaluate(&with);
+    assert_eq!(outcome.error, None);
+    assert!(outcome.metrics["intake_m3"] > 0.0);
+}
