@@ -34,9 +34,9 @@ use std::time::Instant;
 /// One evaluated candidate.
 #[derive(Clone, Debug, Serialize)]
 pub struct EvalRow {
-    /// Generation (0 for the initial population).
+    /// Generation (0 for the initial population; the last generation for a row of the front).
     pub generation: usize,
-    /// Position within the generation's batch.
+    /// Position within the generation's batch (0 for a row of the front).
     pub position: usize,
     /// The design.
     pub decision: Decision,
@@ -184,7 +184,7 @@ pub fn run(
             seen.insert(d.key()).then(|| {
                 let outcome = cache[&d.key()].clone();
                 EvalRow {
-                    generation: usize::MAX,
+                    generation: spec.generations,
                     position: 0,
                     decision: d,
                     outcome,
