@@ -132,6 +132,31 @@ pub enum Command {
         /// Where the scripts are written (default: OUT/slurm).
         #[arg(long, value_name = "DIR")]
         scripts: Option<PathBuf>,
+    /// Minimum fresh water, wastewater and pinch of a park's single-contaminant data by water
+    /// cascade analysis (FixedLoad units; processes with an inlet limit for the species).
+    Target {
+        /// Park file (RON).
+        park: PathBuf,
+        /// The contaminant.
+        #[arg(long, default_value = "tds")]
+        species: String,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Write target.json, cascade.csv, composite.csv and target.html into this directory.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Multi-objective design search (NSGA-II) over a park's parameters, as a problem file says.
+    Optimize {
+        /// Problem file (RON, `Optimize(...)`).
+        problem: PathBuf,
+        /// Output directory (front.csv, front.parquet, evaluations.csv, optimize.json, report.html).
+        #[arg(long, default_value = "out/optimize")]
+        out: PathBuf,
+        /// Worker threads (default: every core); results are the same for any number.
+        #[arg(long)]
+        jobs: Option<usize>,
     },
     /// Check a park file and report every problem found.
     Validate {
@@ -332,6 +357,36 @@ results   {}
                 merge.display(),
                 submit.display(),
                 o.out.join("results.csv").display()
+        Command::Target {
+            park,
+            species,
+            json,
+            out,
+        } => {
+            let r = crate::target::analyse(&park, &species)?;
+            if let Some(dir) = &out {
+                crate::target::write(dir, &r)
+                    .with_context(|| format!("writing results to {}", dir.display()))?;
+            }
+            emit(&if json {
+                format!("{}\n", serde_json::to_string_pretty(&r)?)
+            } else {
+                crate::target::to_text(&r)
+            })
+        }
+        Command::Optimize { problem, out, jobs } => {
+            let p = parktwin_parks::optimize::load(&problem)?;
+            let jobs =
+                jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+            let started = std::time::Instant::now();
+            let (result, rows) = crate::optimize::run(&p, jobs, false)?;
+            let wall = started.elapsed().as_secs_f64();
+            crate::optimize::write(&out, &result, &rows, wall, jobs)
+                .with_context(|| format!("writing results to {}", out.display()))?;
+            emit(&format!(
+                "{}search time {wall:.1} s on {jobs} threads\nresults     {}\n",
+                crate::optimize::to_text(&result),
+                out.display()
             ))
         }
         Command::Validate { park } => {

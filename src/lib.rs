@@ -9,6 +9,7 @@ pub mod cli;
 pub mod columnar;
 pub mod geo;
 pub mod observe;
+pub mod optimize;
 pub mod output;
 pub mod report;
 pub mod run;
@@ -17,6 +18,8 @@ pub mod slurm;
 pub mod stream;
 pub mod svg;
 pub mod sweep;
+pub mod target;
+pub mod xy_chart;
 
 pub use parktwin_engine as engine;
 pub use parktwin_parks as parks;

@@ -55,6 +55,11 @@ fn page(title: &str, body: &str) -> String {
     )
 }
 
+/// A whole report page around `body` (for the `target` and `optimize` pages).
+pub fn page_with(title: &str, body: &str) -> String {
+    page(title, body)
+}
+
 /// A CSV file as its header and rows of strings.
 fn read_csv(path: &Path) -> Result<(Vec<String>, Vec<csv::StringRecord>)> {
     let mut r =
@@ -903,6 +908,12 @@ pub fn render_sweep(title: &str, rows: &[SweepRow], rank_by: Option<&str>) -> St
 /// Renders the report of `dir`: a run (`kpis.json` present, with a sweep section when a
 /// `results.csv` is there too) or a sweep alone (`results.csv` only).
 pub fn render(dir: &Path, opts: &ReportOptions) -> Result<String> {
+    // A `parktwin target --out` directory: its own page.
+    if !dir.join("kpis.json").exists()
+        && let Some(html) = crate::target::render_dir(dir)?
+    {
+        return Ok(html);
+    }
     if !dir.join("kpis.json").exists() && dir.join("results.csv").exists() {
         let rows = read_results_csv(&dir.join("results.csv"))?;
         return Ok(render_sweep(
