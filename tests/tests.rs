@@ -3,8 +3,12 @@
 mod analytic;
 mod bad_input;
 mod common;
+mod crash;
 mod determinism;
+mod fuzz_equivalent;
+mod invariants;
 mod kpi;
+mod limits;
 mod outputs;
 mod property;
 mod readme;
