@@ -17,6 +17,16 @@ pub struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+    /// Longest horizon accepted, steps (default 87600; also PARKTWIN_MAX_STEPS).
+    #[arg(long, global = true, value_name = "STEPS")]
+    pub max_steps: Option<usize>,
+    /// Refuse a run whose estimated memory is above this, MB (default 4096; also
+    /// PARKTWIN_MAX_MEMORY_MB).
+    #[arg(long, global = true, value_name = "MB")]
+    pub max_memory_mb: Option<u64>,
+    /// Largest number of cases a sweep may expand to (default 1000000; also PARKTWIN_MAX_CASES).
+    #[arg(long, global = true, value_name = "N")]
+    pub max_cases: Option<usize>,
 }
 
 /// Commands.
@@ -182,6 +192,11 @@ pub enum Command {
 
 /// Runs a parsed command line.
 pub fn execute(cli: Cli) -> Result<()> {
+    let mut limits = parktwin_parks::limits::Limits::from_env().map_err(anyhow::Error::msg)?;
+    limits.max_steps = cli.max_steps.unwrap_or(limits.max_steps);
+    limits.max_memory_mb = cli.max_memory_mb.unwrap_or(limits.max_memory_mb);
+    limits.max_cases = cli.max_cases.unwrap_or(limits.max_cases);
+    parktwin_parks::limits::install(limits);
     match cli.command {
         Command::Run {
             park,
@@ -200,6 +215,8 @@ pub fn execute(cli: Cli) -> Result<()> {
                     r.with_file_name(format!("{stem}_run"))
                 })
             });
+            parktwin_parks::limits::check_park(&valid, out.is_some())
+                .map_err(|m| anyhow::anyhow!("{}: {m}", park.display()))?;
             let options = BuildOptions {
                 record_series: out.is_some(),
                 demand_noise,

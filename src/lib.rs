@@ -5,6 +5,7 @@
 //! `parktwin-units` (unit models) and `parktwin-parks` (the park language, builder and summary),
 //! re-exported here for library users.
 
+pub mod atomic;
 pub mod cli;
 pub mod columnar;
 pub mod geo;

@@ -33,32 +33,10 @@ use parktwin_parks::kpi::KpiReport;
 use parktwin_parks::summary::RunSummary;
 use parktwin_parks::totals::Totals;
 use parktwin_parks::validate::ParkMeta;
-use std::io::Write;
 use std::path::Path;
 
-/// Writes `bytes` to `path` atomically (temporary file in the same directory, then rename).
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .context("output path has no file name")?
-        .to_string_lossy();
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    let result = (|| -> Result<()> {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)?;
-        Ok(())
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
-}
+/// Writes `bytes` to `path` atomically: see [`crate::atomic::write_atomic`].
+pub use crate::atomic::write_atomic;
 
 fn csv_bytes(header: &[String], rows: impl Iterator<Item = Vec<String>>) -> Result<Vec<u8>> {
     let mut w = csv::Writer::from_writer(Vec::new());
@@ -287,11 +265,8 @@ pub fn write_run_with(
     series: Option<&ParkSeries>,
     window: Option<&Totals>,
 ) -> Result<()> {
-    std::fs::create_dir_all(dir)?;
-    write_atomic(
-        &dir.join("summary.json"),
-        serde_json::to_string_pretty(summary)?.as_bytes(),
-    )?;
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create the output directory {}", dir.display()))?;
     write_atomic(
         &dir.join("kpis.json"),
         serde_json::to_string_pretty(&summary.kpi)?.as_bytes(),
@@ -477,5 +452,11 @@ pub fn write_run_with(
         )?;
     }
     write_atomic(&dir.join("network.dot"), geo::dot(topo, meta, t).as_bytes())?;
+    // Last, so that a directory holding summary.json holds every other file too (a run killed
+    // while writing leaves no summary, and `report` refuses the directory).
+    write_atomic(
+        &dir.join("summary.json"),
+        serde_json::to_string_pretty(summary)?.as_bytes(),
+    )?;
     Ok(())
 }

@@ -95,6 +95,7 @@ pub fn parse_shard(s: &str) -> Result<(usize, usize)> {
 fn run_case(scenario: &Scenario, case: &Case, series_dir: Option<&Path>) -> Result<Row, String> {
     let file = scenario.case_file(case)?;
     let valid = validate(&file).map_err(|e| e.to_string())?;
+    parktwin_parks::limits::check_park(&valid, series_dir.is_some())?;
     let mut built = build(
         valid,
         BuildOptions {
@@ -316,7 +317,8 @@ fn finish(dir: &Path, rows: &[Row], swept: &[String], manifest: &Manifest) -> Re
 /// directory and how many of them failed.
 pub fn run_sweep(scenario: &Scenario, opts: &SweepOptions) -> Result<(usize, usize)> {
     let dir = &opts.out;
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create the output directory {}", dir.display()))?;
     let journal_path = dir.join("journal.ndjson");
     let mine: Vec<&Case> = scenario
         .cases
@@ -412,8 +414,22 @@ pub fn run_sweep(scenario: &Scenario, opts: &SweepOptions) -> Result<(usize, usi
     let series_root = opts.series.then(|| dir.join("cases"));
     pool.install(|| {
         todo.par_iter().for_each_with(tx, |tx, case| {
-            let series = series_root.as_ref().map(|r| r.join(&case.id));
-            let row = run_guarded(scenario, case, series.as_deref());
+            // A case id names a directory: it may not leave the output directory.
+            let series = series_root
+                .as_ref()
+                .map(|r| crate::atomic::child_path(r, &case.id))
+                .transpose();
+            let row = match series {
+                Ok(series) => run_guarded(scenario, case, series.as_deref()),
+                Err(e) => Row {
+                    index: case.index,
+                    id: case.id.clone(),
+                    status: "failed".into(),
+                    error: format!("{e:#}"),
+                    params: case.params.clone(),
+                    metrics: BTreeMap::new(),
+                },
+            };
             // The writer only stops when every sender is gone.
             let _ = tx.send(row);
         });
@@ -509,7 +525,8 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<usize> {
         );
     }
     let rows: Vec<Row> = rows.into_values().collect();
-    std::fs::create_dir_all(out)?;
+    std::fs::create_dir_all(out)
+        .with_context(|| format!("cannot create the output directory {}", out.display()))?;
     // The merged directory can itself be resumed or merged again.
     let mut journal = String::new();
     for r in &rows {

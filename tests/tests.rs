@@ -3,10 +3,15 @@
 mod analytic;
 mod bad_input;
 mod common;
+mod crash;
 mod determinism;
 mod kernel;
 mod kpi;
 mod optimize;
+mod fuzz_equivalent;
+mod invariants;
+mod kpi;
+mod limits;
 mod outputs;
 mod property;
 mod readme;

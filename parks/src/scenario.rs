@@ -173,8 +173,19 @@ pub fn load(path: &Path) -> Result<Scenario, LoadError> {
         path: path.to_path_buf(),
         source,
     })?;
+    from_str_with(&text, path, crate::load::from_path)
+}
+
+/// Parses scenario text (`path` is used in messages and to resolve the park file) and expands
+/// it, reading its park with `read_park` (given the park's path, resolved relative to `path`).
+/// [`load`] reads the park from disk; the fuzz targets hand in a parsed park.
+pub fn from_str_with(
+    text: &str,
+    path: &Path,
+    read_park: impl FnOnce(&Path) -> Result<ParkFile, LoadError>,
+) -> Result<Scenario, LoadError> {
     let spec: ScenarioSpec = ron_options()
-        .from_str(&text)
+        .from_str(text)
         .map_err(|e| LoadError::Syntax {
             path: path.to_path_buf(),
             line: e.span.start.line,
@@ -183,7 +194,7 @@ pub fn load(path: &Path) -> Result<Scenario, LoadError> {
         })?;
     let dir = path.parent().unwrap_or(Path::new("."));
     let park_path = dir.join(&spec.park);
-    let park_file = crate::load::from_path(&park_path)?;
+    let park_file = read_park(&park_path)?;
     let mut park = park_file.park;
     // The scenario's events come first, so that a sweep addresses them as `events.[i]`
     // whatever the park holds.
@@ -192,6 +203,14 @@ pub fn load(path: &Path) -> Result<Scenario, LoadError> {
     let mut base =
         serde_json::to_value(&park).map_err(|e| invalid(path, "park".into(), e.to_string()))?;
     let mut problems = Vec::new();
+    // The name starts every case id, and a case id names a directory under `--out`.
+    if let Err(m) = crate::limits::check_file_name(&spec.name) {
+        problems.push(Problem {
+            item: "name".into(),
+            line: None,
+            message: m,
+        });
+    }
     for (p, v) in &spec.overrides {
         if let Err(m) = apply_override(&mut base, p, v) {
             problems.push(Problem {
@@ -339,6 +358,22 @@ fn item_id(item: &Value) -> Option<String> {
 
 /// Sets `path` in `root` to `value`. A number for a driver field becomes `Const(number)`.
 pub fn apply_override(root: &mut Value, path: &str, value: &Value) -> Result<(), String> {
+    // RON's NaN and infinities become JSON null (JSON has no such numbers): name them here
+    // rather than as a type error later.
+    // (A null inside a struct may be a legitimate `()`, as in `inhibitor: ()`.)
+    fn holds_null(v: &Value) -> bool {
+        match v {
+            Value::Null => true,
+            Value::Array(a) => a.iter().any(holds_null),
+            Value::Object(o) => o.len() == 1 && o.values().any(holds_null),
+            _ => false,
+        }
+    }
+    if holds_null(value) {
+        return Err(format!(
+            "{path:?}: the value holds NaN, an infinity or an empty value: use finite numbers"
+        ));
+    }
     let segs = split_path(path)?;
     let mut cur = root;
     for (i, seg) in segs.iter().enumerate() {
@@ -434,6 +469,26 @@ fn uniform01(rng: &mut ChaCha8Rng) -> f64 {
 /// Expands the scenario's sweep into cases; returns them and the swept paths.
 pub fn expand(spec: &ScenarioSpec) -> Result<(Vec<Case>, Vec<String>), String> {
     let mut rng = ChaCha8Rng::seed_from_u64(spec.seed);
+    // Count before expanding, so that a huge grid or sample count is refused, not allocated.
+    let max_cases = crate::limits::current().max_cases;
+    let count = match &spec.sweep {
+        None => Some(1),
+        Some(SweepSpec::List(list)) => Some(list.len()),
+        Some(SweepSpec::Grid(axes)) => axes
+            .values()
+            .try_fold(1usize, |n, v| n.checked_mul(v.len())),
+        Some(SweepSpec::LatinHypercube { samples, .. })
+        | Some(SweepSpec::MonteCarlo { samples, .. }) => Some(*samples),
+    };
+    match count {
+        Some(n) if n <= max_cases => {}
+        _ => {
+            let n = count.map_or("more than 2^64".to_string(), |n| n.to_string());
+            return Err(format!(
+                "the sweep has {n} cases, above the maximum of {max_cases}: split it into several scenario files, or raise the maximum with --max-cases or PARKTWIN_MAX_CASES"
+            ));
+        }
+    }
     let points: Vec<BTreeMap<String, Value>> = match &spec.sweep {
         None => vec![BTreeMap::new()],
         Some(SweepSpec::List(list)) => {

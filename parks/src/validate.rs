@@ -22,8 +22,9 @@ use std::collections::{HashMap, HashSet};
 
 mod physics;
 
-/// Longest horizon accepted, steps (ten years of hourly steps).
-pub const MAX_STEPS: usize = 87_600;
+/// Default longest horizon accepted, steps (ten years of hourly steps); the limit in force is
+/// [`crate::limits::current`]`().max_steps`.
+pub const MAX_STEPS: usize = crate::limits::DEFAULT_MAX_STEPS;
 /// Largest magnitude accepted for any flow, volume or concentration (anything above is a typo).
 pub const MAX_MAGNITUDE: f64 = 1e12;
 
@@ -98,6 +99,15 @@ struct Checker<'a> {
     csv: CsvCache,
 }
 
+/// A number for a message: huge and tiny magnitudes in exponent form (`1e300`, not 301 digits).
+fn fmt_num(v: f64) -> String {
+    if v.is_finite() && v != 0.0 && !(1e-6..1e15).contains(&v.abs()) {
+        format!("{v:e}")
+    } else {
+        format!("{v}")
+    }
+}
+
 fn item(i: usize, id: &str) -> String {
     format!("units[{i}] {id:?}")
 }
@@ -138,10 +148,11 @@ impl Checker<'_> {
             } else {
                 format!(" and at most {hi}")
             };
+            let v_s = fmt_num(v);
             self.err(
                 format!("{it}.{field}"),
                 line,
-                format!("{v} is out of range: must be finite, {lo_s}{hi_s}"),
+                format!("{v_s} is out of range: must be finite, {lo_s}{hi_s}"),
             );
         }
         v
@@ -201,7 +212,12 @@ impl Checker<'_> {
                     self.err(
                         format!("{it}.{field}"),
                         line,
-                        format!("value {bound} is out of range [{lo}, {hi}]"),
+                        format!(
+                            "value {} is out of range [{}, {}]",
+                            fmt_num(bound),
+                            fmt_num(lo),
+                            fmt_num(hi)
+                        ),
                     );
                 }
                 s
@@ -239,12 +255,13 @@ pub fn validate(file: &ParkFile) -> Result<ValidPark, LoadError> {
         );
     }
     let dt = c.num("time", None, "step_h", park.time.step_h, 0.0, true, 744.0);
-    if park.time.steps == 0 || park.time.steps > MAX_STEPS {
+    let max_steps = crate::limits::current().max_steps;
+    if park.time.steps == 0 || park.time.steps > max_steps {
         c.err(
             "time.steps".into(),
             None,
             format!(
-                "{} is out of range: must be 1 to {MAX_STEPS}",
+                "{} is out of range: must be 1 to {max_steps} (the maximum is set by --max-steps or PARKTWIN_MAX_STEPS)",
                 park.time.steps
             ),
         );
@@ -253,7 +270,7 @@ pub fn validate(file: &ParkFile) -> Result<ValidPark, LoadError> {
         days: 0,
         minutes: 0,
     });
-    if dt.is_finite() && dt > 0.0 && park.time.steps > 0 && park.time.steps <= MAX_STEPS {
+    if dt.is_finite() && dt > 0.0 && park.time.steps > 0 && park.time.steps <= max_steps {
         c.axis = Some(Axis {
             start,
             dt_h: dt,
@@ -284,6 +301,23 @@ pub fn validate(file: &ParkFile) -> Result<ValidPark, LoadError> {
         }
     }
     c.species = species.clone();
+
+    // The least a run of this size needs (no time series), checked before any driver is
+    // sampled; species count the tracer.
+    if park.time.steps > 0
+        && park.time.steps <= max_steps
+        && let Err(m) = crate::limits::estimate_memory(
+            park.time.steps,
+            park.units.len(),
+            park.links.len(),
+            species.len() + 1,
+            false,
+        )
+        .check(crate::limits::current().max_memory_mb)
+    {
+        c.err("time.steps".into(), None, m);
+        c.axis = None;
+    }
 
     // Enterprises.
     let mut ent_index: HashMap<&str, usize> = HashMap::new();
