@@ -8,8 +8,10 @@
 pub mod cli;
 pub mod columnar;
 pub mod geo;
+pub mod ledger_cmd;
 pub mod observe;
 pub mod output;
+pub mod replay;
 pub mod report;
 pub mod run;
 pub mod sankey;

@@ -19,6 +19,7 @@ pub mod schema;
 pub mod stochastic;
 pub mod summary;
 pub mod totals;
+pub mod twin;
 pub mod unit_specs;
 pub mod validate;
 
