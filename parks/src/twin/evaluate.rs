@@ -3,7 +3,8 @@
 //!
 //! For each meter-noise factor `f` (every meter's `sd` × `f`, in synthesis and in the weights),
 //! each link whose segment is a detectable location, and each leak size (in multiples of that
-//! location's one-step leak noise `1/‖f_s‖`), the park is run with a `Leak` on the link from
+//! location's one-step leak noise `1/‖f_s‖` with the meters as written, so the same m³/h at
+//! every noise factor), the park is run with a `Leak` on the link from
 //! the middle of the run to its end; `seeds` sets of readings are drawn from the run and
 //! replayed. A run **detects** the leak when an alarm is raised after the leak starts; it
 //! **localises** it when the first such alarm names a location containing the leaking link;
@@ -66,7 +67,10 @@ pub struct EvalRow {
     pub noise: f64,
     /// Leaking link (empty: leak-free).
     pub link: String,
-    /// Leak size, multiples of the location's noise.
+    /// Whether the leak lost any water (a `Leak` acts only while its link carries water).
+    pub active: bool,
+    /// Leak size, multiples of the location's one-step noise with the meters as written
+    /// (at noise factor `f` the leak is `size_sd / f` of that location's noise).
     pub size_sd: f64,
     /// Leak size, m³/h.
     pub size_m3_per_h: f64,
@@ -87,6 +91,24 @@ pub struct EvalRow {
 /// Runs the evaluation (see the module docs).
 pub fn evaluate(file: &ParkFile, opts: &EvalOptions) -> Result<Vec<EvalRow>, String> {
     let mut rows = Vec::new();
+    // Leak sizes are fixed in m³/h across noise factors: multiples of each location's
+    // one-step noise with the meters as written (noise factor 1).
+    let base_sd: Vec<(usize, f64)> = {
+        let valid = validate(file).map_err(|e| e.to_string())?;
+        let set = resolve(&file.park, &valid.topology, valid.meta.dt_h)?;
+        let mut model = Model::new(&valid.topology, &set);
+        let obs = observability(&mut model, &valid.topology, &set);
+        obs.locations
+            .iter()
+            .flat_map(|loc| {
+                let c = &model.constraints;
+                loc.constraints.iter().filter_map(move |&k| match c[k] {
+                    Constraint::Segment(l) => Some((l, loc.sd_m3_per_h)),
+                    _ => None,
+                })
+            })
+            .collect()
+    };
     for &f in &opts.noise {
         let mut base = file.clone();
         for m in &mut base.park.meters {
@@ -101,13 +123,9 @@ pub fn evaluate(file: &ParkFile, opts: &EvalOptions) -> Result<Vec<EvalRow>, Str
         let obs = observability(&mut model, &topo, &set);
         let leak_from = steps / 2;
         let mut cases: Vec<(String, f64, f64)> = vec![(String::new(), 0.0, 0.0)];
-        for loc in &obs.locations {
-            for &c in &loc.constraints {
-                if let Constraint::Segment(l) = model.constraints[c] {
-                    for &s in &opts.sizes_sd {
-                        cases.push((topo.link_id[l].clone(), s, s * loc.sd_m3_per_h));
-                    }
-                }
+        for &(l, sd) in &base_sd {
+            for &s in &opts.sizes_sd {
+                cases.push((topo.link_id[l].clone(), s, s * sd));
             }
         }
         for (link, size_sd, q) in cases {
@@ -120,7 +138,14 @@ pub fn evaluate(file: &ParkFile, opts: &EvalOptions) -> Result<Vec<EvalRow>, Str
                     to_h: steps as f64 * dt,
                 });
             }
-            let (set, truths, _) = run_metered(&case, BuildOptions::default())?;
+            let (set, truths, built) = run_metered(&case, BuildOptions::default())?;
+            let leaked: f64 = built
+                .sim
+                .resource::<parktwin_engine::record::Summary>()
+                .units
+                .iter()
+                .map(|u| u.exits_m3[parktwin_engine::network::ExitKind::Leak.index()])
+                .sum();
             let target: Vec<usize> = obs
                 .locations
                 .iter()
@@ -135,6 +160,7 @@ pub fn evaluate(file: &ParkFile, opts: &EvalOptions) -> Result<Vec<EvalRow>, Str
             let mut row = EvalRow {
                 noise: f,
                 link: link.clone(),
+                active: link.is_empty() || leaked > 0.0,
                 size_sd,
                 size_m3_per_h: q,
                 runs: opts.seeds,
@@ -178,9 +204,14 @@ pub fn evaluate(file: &ParkFile, opts: &EvalOptions) -> Result<Vec<EvalRow>, Str
 /// The detection table as Markdown.
 pub fn to_markdown(rows: &[EvalRow]) -> String {
     let mut t = String::from(
-        "| noise × | leaking link | size (σ_loc) | size (m³/h) | runs | detection rate | localised | mean time to detect (h) | false alarms per day |\n|---|---|---|---|---|---|---|---|---|\n",
+        "| noise × | leaking link | size (σ_loc at noise × 1) | size (m³/h) | runs | detection rate | localised | mean time to detect (h) | false alarms per day |\n|---|---|---|---|---|---|---|---|---|\n",
     );
-    for r in rows {
+    let inactive: Vec<&str> = rows
+        .iter()
+        .filter(|r| !r.active)
+        .map(|r| r.link.as_str())
+        .collect();
+    for r in rows.iter().filter(|r| r.active) {
         let rate = |x: u64| format!("{:.2}", x as f64 / r.runs.max(1) as f64);
         t.push_str(&format!(
             "| {} | {} | {} | {:.2} | {} | {} | {} | {} | {:.4} |\n",
@@ -205,6 +236,14 @@ pub fn to_markdown(rows: &[EvalRow]) -> String {
                 "—".into()
             },
             r.false_alarms as f64 / r.leak_free_days.max(1e-12)
+        ));
+    }
+    let mut inactive = inactive;
+    inactive.dedup();
+    if !inactive.is_empty() {
+        t.push_str(&format!(
+            "\nLeft out: no water lost on {} (the link carried no water while the leak was on).\n",
+            inactive.join(", ")
         ));
     }
     t
