@@ -356,7 +356,12 @@ pub fn execute(cli: Cli) -> Result<()> {
             cusum_k,
             cusum_h,
         } => {
-            if !(alpha > 0.0 && alpha < 1.0) || !(cusum_k >= 0.0) || !(cusum_h > 0.0) {
+            let ok = alpha > 0.0
+                && alpha < 1.0
+                && cusum_k.is_finite()
+                && cusum_k >= 0.0
+                && cusum_h > 0.0;
+            if !ok || !cusum_h.is_finite() {
                 bail!("--alpha must be in (0, 1), --cusum-k at least 0 and --cusum-h above 0");
             }
             let tests = parktwin_parks::twin::reconcile::TestSettings {

@@ -92,6 +92,9 @@ pub fn write_csv<W: Write>(
     w.flush()
 }
 
+/// Records read from a file, and the unreadable ones as `(line, reason)`.
+pub type Parsed = (Vec<Record>, Vec<(usize, String)>);
+
 /// One raw record as read from a file.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 pub struct Record {
@@ -108,7 +111,7 @@ pub struct Record {
 /// Reads records from a long CSV or NDJSON file (NDJSON when the name ends in `.ndjson` or
 /// `.jsonl`, or the first non-blank character is `{`). Unreadable records are returned as
 /// `(line, reason)` and skipped.
-pub fn read_records(path: &Path) -> Result<(Vec<Record>, Vec<(usize, String)>), String> {
+pub fn read_records(path: &Path) -> Result<Parsed, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let name = path.to_string_lossy();
     let ndjson =
@@ -121,7 +124,7 @@ pub fn read_records(path: &Path) -> Result<(Vec<Record>, Vec<(usize, String)>), 
 }
 
 /// Parses NDJSON records (blank lines are skipped).
-pub fn parse_ndjson(text: &str) -> (Vec<Record>, Vec<(usize, String)>) {
+pub fn parse_ndjson(text: &str) -> Parsed {
     let mut recs = Vec::new();
     let mut bad = Vec::new();
     for (i, line) in std::io::Cursor::new(text).lines().enumerate() {
@@ -141,7 +144,7 @@ pub fn parse_ndjson(text: &str) -> (Vec<Record>, Vec<(usize, String)>) {
 }
 
 /// Parses long CSV records (header `timestamp,meter,value,unit`).
-pub fn parse_csv(text: &str) -> Result<(Vec<Record>, Vec<(usize, String)>), String> {
+pub fn parse_csv(text: &str) -> Result<Parsed, String> {
     let mut rdr = csv::ReaderBuilder::new()
         .flexible(true)
         .trim(csv::Trim::All)
@@ -200,7 +203,7 @@ pub fn parse_csv(text: &str) -> Result<(Vec<Record>, Vec<(usize, String)>), Stri
 pub struct MeterReport {
     /// Meter id.
     pub meter: String,
-    /// Readings used.
+    /// Steps with at least one reading.
     pub readings: usize,
     /// Steps without a reading.
     pub missing_steps: usize,
