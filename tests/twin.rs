@@ -368,3 +368,34 @@ fn the_ledger_detects_each_kind_of_tampering() {
     let plain: Anchor = chain[9].hash.parse().unwrap();
     assert_eq!(verify(&text, &[anchor, plain]).anchors_matched, 2);
 }
+
+/// Meter mistakes in a park file are validation errors naming the item: an unknown link, a
+/// non-positive σ, and a fault on an unknown meter.
+#[test]
+fn bad_meters_are_reported_with_their_item() {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/scenarios/metered_park.ron"
+    ))
+    .unwrap();
+    let text = text
+        .replace(
+            r#"(id: "FT-city", kind: Flow, unit: "city", sd: 1.5),"#,
+            r#"(id: "FT-city", kind: Flow, link: "city->nowhere", sd: 0.0),"#,
+        )
+        .replace(
+            "    meters: [",
+            r#"    events: [MeterFault(meter: "FT-ghost", fault: Stuck, from_h: 0.0, to_h: 10.0)],
+    meters: ["#,
+        );
+    let e = crate::common::error_of(&text);
+    assert!(
+        e.contains(r#"meters[0] "FT-city".link"#) && e.contains("unknown link"),
+        "{e}"
+    );
+    assert!(e.contains(r#"meters[0] "FT-city".sd"#), "{e}");
+    assert!(
+        e.contains("events[0] MeterFault.meter") && e.contains("FT-ghost"),
+        "{e}"
+    );
+}

@@ -15,7 +15,7 @@ pub struct Observability {
     pub variables: usize,
     /// Constraints of the balance model.
     pub constraints: usize,
-    /// Rank of the constraint matrix.
+    /// Measurement slots (a level meter has two: this step's and the previous reading).
     pub measurement_slots: usize,
     /// Degree of redundancy (number of independent checks on the meters).
     pub redundancy: usize,
