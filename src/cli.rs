@@ -55,6 +55,56 @@ pub enum Command {
         /// End of the Sankey period, hours from the start (default: the end of the run).
         #[arg(long, value_name = "H")]
         sankey_to_h: Option<f64>,
+        /// Write seeded synthetic readings of the park's meters to this long CSV (docs/twin.md).
+        #[arg(long, value_name = "FILE")]
+        meters: Option<PathBuf>,
+        /// Seed of the synthetic readings' noise.
+        #[arg(long, default_value_t = 1)]
+        meter_seed: u64,
+    },
+    /// Replay a park against meter readings: observability, reconciliation, gross-error tests
+    /// and leak alarms (docs/twin.md).
+    Replay {
+        /// Park file (RON) with meters.
+        park: PathBuf,
+        /// Readings: long CSV, NDJSON, or a sealed chain file.
+        #[arg(long)]
+        meters: PathBuf,
+        /// Write reconciled series, alarms and the report section into this directory.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Level of the global and measurement tests.
+        #[arg(long, default_value_t = 0.05)]
+        alpha: f64,
+        /// CUSUM reference value κ, in noise standard deviations.
+        #[arg(long, default_value_t = 1.0)]
+        cusum_k: f64,
+        /// CUSUM decision interval h.
+        #[arg(long, default_value_t = 5.0)]
+        cusum_h: f64,
+    },
+    /// Tamper-evident meter records: seal readings into a SHA-256 chain, or verify one.
+    Ledger {
+        /// What to do.
+        #[command(subcommand)]
+        action: crate::cli::LedgerAction,
+    },
+    /// Evaluate leak detection on synthetic leaks over size, location and meter noise.
+    LeakEval {
+        /// Park file (RON) with meters.
+        park: PathBuf,
+        /// Leak sizes in multiples of the location's one-step noise, comma-separated.
+        #[arg(long, value_delimiter = ',', default_values_t = vec![1.0, 2.0, 3.0, 5.0])]
+        sizes: Vec<f64>,
+        /// Meter-noise factors, comma-separated.
+        #[arg(long, value_delimiter = ',', default_values_t = vec![1.0, 2.0])]
+        noise: Vec<f64>,
+        /// Reading sets per scenario.
+        #[arg(long, default_value_t = 20)]
+        seeds: u64,
+        /// Write the table to this file as well.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
     },
     /// Write the self-contained HTML report of a run directory (or of a sweep's results.csv).
     Report {
@@ -190,6 +240,33 @@ pub enum Command {
     },
 }
 
+/// `parktwin ledger` actions.
+#[derive(Subcommand, Debug)]
+pub enum LedgerAction {
+    /// Append readings (long CSV or NDJSON) to a chain and export its checkpoints.
+    Seal {
+        /// Readings.
+        readings: PathBuf,
+        /// Chain file (NDJSON; created when missing).
+        #[arg(short, long)]
+        output: PathBuf,
+        /// A checkpoint every this many records (and at the end).
+        #[arg(long, default_value_t = 1000)]
+        every: usize,
+    },
+    /// Verify a chain; names the first bad record (exit status 1 when tampered).
+    Verify {
+        /// Chain file.
+        chain: PathBuf,
+        /// Anchored checkpoint, `SEQ:HASH` or `HASH` (repeatable).
+        #[arg(long)]
+        checkpoint: Vec<String>,
+        /// Anchored checkpoints file (`seq,hash` lines, as `seal` exports).
+        #[arg(long)]
+        checkpoints: Option<PathBuf>,
+    },
+}
+
 /// Runs a parsed command line.
 pub fn execute(cli: Cli) -> Result<()> {
     let mut limits = parktwin_parks::limits::Limits::from_env().map_err(anyhow::Error::msg)?;
@@ -206,7 +283,13 @@ pub fn execute(cli: Cli) -> Result<()> {
             report,
             sankey_from_h,
             sankey_to_h,
+            meters,
+            meter_seed,
         } => {
+            let mut tap = match &meters {
+                Some(_) => Some(crate::replay::MeterTap::new(&from_path(&park)?)?),
+                None => None,
+            };
             let (valid, demand_noise) = load_for_run(&park)?;
             // A report needs a results directory: --out, or one named after the report.
             let out = out.or_else(|| {
@@ -224,13 +307,25 @@ pub fn execute(cli: Cli) -> Result<()> {
             };
             let mut built = build(valid, options).context("building the simulation")?;
             let started = std::time::Instant::now();
-            let run = crate::run::run(
+            let mut observe = |sim: &parktwin_engine::sim::Simulation| {
+                if let Some(t) = tap.as_mut() {
+                    t.observe(sim)
+                }
+            };
+            let run = crate::run::run_with(
                 &mut built,
                 out.is_some(),
                 stream,
                 sankey_from_h,
                 sankey_to_h,
+                meters.is_some().then_some(&mut observe as _),
             )?;
+            let metered = match (&tap, &meters) {
+                (Some(t), Some(path)) => {
+                    Some((t.write(path, &built.meta.start, meter_seed)?, path))
+                }
+                _ => None,
+            };
             let elapsed = started.elapsed();
             let summary = summarize(&built.sim, &built.meta);
             if stream {
@@ -262,6 +357,9 @@ pub fn execute(cli: Cli) -> Result<()> {
                 }
                 if let Some(file) = &report {
                     text.push_str(&format!("report    {}\n", file.display()));
+                }
+                if let Some((n, path)) = metered {
+                    text.push_str(&format!("meters    {n} readings in {}\n", path.display()));
                 }
                 text
             };
@@ -405,6 +503,93 @@ results   {}
                 crate::optimize::to_text(&result),
                 out.display()
             ))
+        Command::Replay {
+            park,
+            meters,
+            out,
+            alpha,
+            cusum_k,
+            cusum_h,
+        } => {
+            let ok = alpha > 0.0
+                && alpha < 1.0
+                && cusum_k.is_finite()
+                && cusum_k >= 0.0
+                && cusum_h > 0.0;
+            if !ok || !cusum_h.is_finite() {
+                bail!("--alpha must be in (0, 1), --cusum-k at least 0 and --cusum-h above 0");
+            }
+            let tests = parktwin_parks::twin::reconcile::TestSettings {
+                alpha,
+                ..Default::default()
+            };
+            let cusum = parktwin_parks::twin::leak::CusumSettings {
+                k: cusum_k,
+                h: cusum_h,
+            };
+            emit(&crate::replay::run_replay(
+                &park,
+                &meters,
+                out.as_deref(),
+                tests,
+                cusum,
+            )?)
+        }
+        Command::Ledger { action } => match action {
+            LedgerAction::Seal {
+                readings,
+                output,
+                every,
+            } => emit(&crate::ledger_cmd::run_seal(&readings, &output, every)?),
+            LedgerAction::Verify {
+                chain,
+                checkpoint,
+                checkpoints,
+            } => {
+                let mut anchors = Vec::new();
+                for c in &checkpoint {
+                    anchors.push(
+                        c.parse::<parktwin_parks::twin::hashchain::Anchor>()
+                            .map_err(anyhow::Error::msg)
+                            .with_context(|| format!("--checkpoint {c}"))?,
+                    );
+                }
+                if let Some(f) = &checkpoints {
+                    anchors.extend(crate::ledger_cmd::read_checkpoints(f)?);
+                }
+                emit(&crate::ledger_cmd::run_verify(&chain, &anchors)?)
+            }
+        },
+        Command::LeakEval {
+            park,
+            sizes,
+            noise,
+            seeds,
+            output,
+        } => {
+            if seeds == 0
+                || sizes
+                    .iter()
+                    .chain(&noise)
+                    .any(|x| !(x.is_finite() && *x > 0.0))
+            {
+                bail!("--seeds must be at least 1 and --sizes and --noise positive");
+            }
+            let opts = parktwin_parks::twin::evaluate::EvalOptions {
+                sizes_sd: sizes,
+                noise,
+                seeds,
+                cusum: Default::default(),
+                tests: Default::default(),
+            };
+            let started = std::time::Instant::now();
+            let table = crate::replay::run_leak_eval(&park, &opts)?;
+            if let Some(path) = &output {
+                output::write_atomic(path, table.as_bytes())
+                    .with_context(|| format!("writing {}", path.display()))?;
+            }
+            eprintln!("leak-eval took {:.1} s", started.elapsed().as_secs_f64());
+            emit(&table)
         }
         Command::Validate { park } => {
             let file = from_path(&park)?;

@@ -26,6 +26,18 @@ pub fn run(
     from_h: Option<f64>,
     to_h: Option<f64>,
 ) -> Result<RunOutcome> {
+    run_with(built, record, stream, from_h, to_h, None)
+}
+
+/// [`run`], with `after_step` called after every step (meter readings, issue #7).
+pub fn run_with(
+    built: &mut BuiltPark,
+    record: bool,
+    stream: bool,
+    from_h: Option<f64>,
+    to_h: Option<f64>,
+    mut after_step: Option<&mut dyn FnMut(&parktwin_engine::sim::Simulation)>,
+) -> Result<RunOutcome> {
     let meta = built.meta.clone();
     let hours = meta.steps as f64 * meta.dt_h;
     let window = if from_h.is_some() || to_h.is_some() {
@@ -44,7 +56,11 @@ pub fn run(
     let stdout = std::io::stdout();
     let mut out = stream.then(|| Stream::new(std::io::BufWriter::new(stdout.lock()), &meta));
     let mut broken = false;
+    let hooked = after_step.is_some();
     let mut each = |sim: &parktwin_engine::sim::Simulation| -> std::io::Result<()> {
+        if let Some(f) = after_step.as_deref_mut() {
+            f(sim);
+        }
         if let Some(s) = out.as_mut()
             && !broken
         {
@@ -61,7 +77,11 @@ pub fn run(
         Observers {
             series: series.as_mut(),
             window,
-            each_step: if stream { Some(&mut each) } else { None },
+            each_step: if stream || hooked {
+                Some(&mut each)
+            } else {
+                None
+            },
         },
     )?;
     Ok(RunOutcome {

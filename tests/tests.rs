@@ -18,6 +18,7 @@ mod readme;
 mod scenarios;
 mod slurm;
 mod target;
+mod twin;
 mod units_cooling_tower;
 mod units_library;
 mod units_parks;

@@ -328,6 +328,7 @@ pub fn generate(opts: &GenerateOptions) -> Park {
         links: b.links,
         events: Vec::new(),
         weather: None,
+        meters: Vec::new(),
     }
 }
 

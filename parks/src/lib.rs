@@ -23,6 +23,7 @@ pub mod stochastic;
 pub mod summary;
 pub mod target;
 pub mod totals;
+pub mod twin;
 pub mod unit_specs;
 pub mod validate;
 

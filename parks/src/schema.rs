@@ -51,6 +51,9 @@ pub struct Park {
     /// KPI targets and the intake-accounting policy (see [`crate::kpi`]).
     #[serde(default)]
     pub kpi: KpiSpec,
+    /// Meters of the twin (flow, level, conductivity, pressure; see [`crate::twin::meters`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub meters: Vec<crate::twin::meters::MeterSpec>,
 }
 
 /// Time axis.
@@ -805,6 +808,18 @@ pub enum EventSpec {
         link: String,
         /// Loss, m³/h.
         m3_per_h: f64,
+        /// Start, h.
+        from_h: f64,
+        /// End, h.
+        to_h: f64,
+    },
+    /// A fault of a meter's synthetic readings (see [`crate::twin::meters`]); the water is
+    /// not affected.
+    MeterFault {
+        /// Meter id.
+        meter: String,
+        /// What goes wrong.
+        fault: crate::twin::meters::FaultSpec,
         /// Start, h.
         from_h: f64,
         /// End, h.

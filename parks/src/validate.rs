@@ -977,6 +977,7 @@ pub fn validate(file: &ParkFile) -> Result<ValidPark, LoadError> {
             EventSpec::Tariff { from_h, to_h, .. } => ("Tariff", from_h, to_h),
             EventSpec::GridCarbon { from_h, to_h, .. } => ("GridCarbon", from_h, to_h),
             EventSpec::Leak { from_h, to_h, .. } => ("Leak", from_h, to_h),
+            EventSpec::MeterFault { from_h, to_h, .. } => ("MeterFault", from_h, to_h),
         };
         let it = format!("events[{k}] {name}");
         let a = c.num(&it, None, "from_h", *from_h, 0.0, false, big);
@@ -1089,7 +1090,13 @@ pub fn validate(file: &ParkFile) -> Result<ValidPark, LoadError> {
                     None => c.err(format!("{it}.link"), None, format!("unknown link {link:?}")),
                 }
             }
+            // Meter faults act on readings, not on the water (resolved by `twin::meters`).
+            EventSpec::MeterFault { .. } => {}
         }
+    }
+    // Meters and their faults (issue #7).
+    for (item, message) in crate::twin::meters::check(park, &link_ids) {
+        c.err(item, None, message);
     }
 
     // KPI targets and intake policy.
