@@ -45,6 +45,23 @@ pub enum Command {
         /// End of the Sankey period, hours from the start (default: the end of the run).
         #[arg(long, value_name = "H")]
         sankey_to_h: Option<f64>,
+        /// Coupling strategy: priority, fixed or optimal (default: the park's own).
+        #[arg(long, value_name = "NAME")]
+        strategy: Option<String>,
+    },
+    /// Run the same park and drivers under several coupling strategies; print a KPI table.
+    Compare {
+        /// Park or scenario file (RON).
+        park: PathBuf,
+        /// Strategies, comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = "fixed,priority,optimal")]
+        strategies: Vec<String>,
+        /// Seed of a scenario's demand noise (default: the scenario's).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Write compare.csv and compare.json into this directory.
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
     /// Write the self-contained HTML report of a run directory (or of a sweep's results.csv).
     Report {
@@ -126,8 +143,13 @@ pub fn execute(cli: Cli) -> Result<()> {
             report,
             sankey_from_h,
             sankey_to_h,
+            strategy,
         } => {
             let (valid, demand_noise) = load_for_run(&park)?;
+            let strategy = strategy
+                .map(|n| parktwin_parks::strategies::make(&n, &valid))
+                .transpose()
+                .map_err(anyhow::Error::msg)?;
             // A report needs a results directory: --out, or one named after the report.
             let out = out.or_else(|| {
                 report.as_ref().map(|r| {
@@ -138,7 +160,7 @@ pub fn execute(cli: Cli) -> Result<()> {
             let options = BuildOptions {
                 record_series: out.is_some(),
                 demand_noise,
-                ..Default::default()
+                strategy,
             };
             let mut built = build(valid, options).context("building the simulation")?;
             let started = std::time::Instant::now();
@@ -189,6 +211,27 @@ pub fn execute(cli: Cli) -> Result<()> {
             } else {
                 emit(&text)
             }
+        }
+        Command::Compare {
+            park,
+            strategies,
+            seed,
+            out,
+        } => {
+            let (valid, mut noise) = load_for_run(&park)?;
+            if let (Some(n), Some(s)) = (noise.as_mut(), seed) {
+                n.seed = s;
+            }
+            let rows = crate::compare::compare(&valid, noise, &strategies)?;
+            let mut text = crate::compare::to_text(&rows);
+            if let Some(dir) = &out {
+                crate::compare::write(dir, &rows)?;
+                text.push_str(&format!(
+                    "results   {}\n",
+                    dir.join("compare.csv").display()
+                ));
+            }
+            emit(&text)
         }
         Command::Report {
             run_dir,

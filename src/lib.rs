@@ -7,6 +7,7 @@
 
 pub mod cli;
 pub mod columnar;
+pub mod compare;
 pub mod geo;
 pub mod observe;
 pub mod output;

@@ -17,6 +17,7 @@ pub mod load;
 pub mod scenario;
 pub mod schema;
 pub mod stochastic;
+pub mod strategies;
 pub mod summary;
 pub mod totals;
 pub mod unit_specs;

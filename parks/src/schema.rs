@@ -51,6 +51,9 @@ pub struct Park {
     /// KPI targets and the intake-accounting policy (see [`crate::kpi`]).
     #[serde(default)]
     pub kpi: KpiSpec,
+    /// The coupling strategy and its weights (see [`crate::strategies`]; default: priority).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strategy: Option<crate::strategies::StrategySpec>,
 }
 
 /// Time axis.
