@@ -9,6 +9,7 @@ mod outputs;
 mod property;
 mod readme;
 mod scenarios;
+mod strategies;
 mod units_cooling_tower;
 mod units_library;
 mod units_parks;

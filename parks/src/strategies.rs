@@ -66,6 +66,10 @@ pub struct WeightsSpec {
     /// Per yuan (default 0).
     #[serde(default)]
     pub money: f64,
+    /// Per m³ left in storage at the end of a step (default: half the objective cost of a m³
+    /// of the cheapest fresh source).
+    #[serde(default)]
+    pub storage: Option<f64>,
 }
 
 impl Default for WeightsSpec {
@@ -74,6 +78,7 @@ impl Default for WeightsSpec {
             fresh_water: 1.0,
             co2e: 0.0,
             money: 0.0,
+            storage: None,
         }
     }
 }
@@ -101,6 +106,7 @@ pub fn check_spec(spec: &Option<StrategySpec>, sources: &[String]) -> Vec<(Strin
         ("fresh_water", s.weights.fresh_water),
         ("co2e", s.weights.co2e),
         ("money", s.weights.money),
+        ("storage", s.weights.storage.unwrap_or(0.0)),
     ] {
         if !(v.is_finite() && v >= 0.0) {
             out.push((
@@ -161,11 +167,22 @@ pub fn optimal_config(spec: &StrategySpec, park: &ValidPark) -> OptimalConfig {
             co2[u] = s.carbon_kg_per_m3;
         }
     }
+    let w = &spec.weights;
+    let cheapest = (0..nu)
+        .filter(|&u| fresh[u])
+        .map(|u| w.fresh_water + w.money * price[u] + w.co2e * co2[u])
+        .fold(f64::INFINITY, f64::min);
+    let storage = w.storage.unwrap_or(if cheapest.is_finite() {
+        0.5 * cheapest
+    } else {
+        0.0
+    });
     OptimalConfig {
         weights: Weights {
-            fresh_water: spec.weights.fresh_water,
-            co2e: spec.weights.co2e,
-            money: spec.weights.money,
+            fresh_water: w.fresh_water,
+            co2e: w.co2e,
+            money: w.money,
+            storage,
         },
         fresh,
         price_yuan_per_m3: price,

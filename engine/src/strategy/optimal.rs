@@ -25,7 +25,8 @@
 //! grid factor (kg CO2/kWh) and `p_el(t)` the electricity price of the step, `F_s` 1 for a
 //! source counted as fresh water, `P_s` its price (yuan/m³) and `K_s` its embodied carbon
 //! (kg CO2e/m³). `ε = 1e-7` per m³/h keeps water from circulating for nothing; the penalties
-//! `M_spill = 10` and `M_over = 1e4` make spill and tank overflow last resorts. The weights
+//! `M_spill = 10` and `M_over = 1e4` make spill and tank overflow last resorts; each tank adds
+//! `−ω·ΔV_u/Δt`, a value `ω` ([`Weights::storage`]) per m³ left in store. The weights
 //! `w_fresh` (per m³ of fresh water), `w_co2` (per kg CO2e) and `w_money` (per yuan) are the
 //! user's ([`Weights`]). Unit energy (treatment kWh/m³, heat) is not in the objective: only
 //! intake and link pumping are.
@@ -84,6 +85,12 @@ pub struct Weights {
     pub co2e: f64,
     /// Per yuan (water price, pumping electricity).
     pub money: f64,
+    /// Value of a m³ left in storage at the end of the step (a one-step "water value", as in
+    /// reservoir scheduling): without it a one-step LP never fills a tank, since a tank releases
+    /// only what it held at the start of the step. Keep it below the weight of the water it
+    /// saves later (the park builder uses half the cheapest fresh source's cost), so that stored
+    /// water is still drawn when fresh water would otherwise be taken.
+    pub storage: f64,
 }
 
 impl Default for Weights {
@@ -93,6 +100,7 @@ impl Default for Weights {
             fresh_water: 1.0,
             co2e: 0.0,
             money: 0.0,
+            storage: 0.5,
         }
     }
 }
@@ -279,6 +287,10 @@ impl Optimal {
                         }
                     }
                     e.add_mul(-1.0, o);
+                    // Storage value: −ω·ΔV/Δt = −ω·((1 − s_exit)·x − out − o).
+                    if w.storage != 0.0 {
+                        objective.add_mul(-w.storage, e.clone());
+                    }
                     let dt = ctx.clock.dt_h;
                     constraints.push(e.leq((ctx.storage.capacity[u] - ctx.storage.volume[u]) / dt));
                     overflow = Some(o);
