@@ -12,7 +12,7 @@ use serde::Serialize;
 use std::path::Path;
 
 /// One strategy's KPIs.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct CompareRow {
     /// Strategy name.
     pub strategy: String,
@@ -150,4 +150,45 @@ pub fn write(dir: &Path, rows: &[CompareRow]) -> Result<()> {
         serde_json::to_string_pretty(rows)?.as_bytes(),
     )?;
     Ok(())
+}
+
+/// Reads `compare.json` back from `dir`.
+pub fn read(dir: &Path) -> Result<Vec<CompareRow>> {
+    let path = dir.join("compare.json");
+    let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+    serde_json::from_slice(&bytes).with_context(|| format!("parsing {}", path.display()))
+}
+
+/// The comparison as an HTML section of the report (`parktwin report DIR` on a `compare --out`
+/// directory).
+pub fn section(title: &str, rows: &[CompareRow]) -> String {
+    use crate::sankey::esc;
+    let mut s = format!(
+        "<h1>{}</h1><p class=\"meta\">The same park and drivers under each coupling strategy (docs/strategies.md).</p>\
+         <h2>KPIs by strategy</h2><table><tr><th>strategy</th><th>withdrawal, m³</th><th>intake, m³</th>\
+         <th>discharge, m³</th><th>repeated-use rate</th><th>unmet, m³</th><th>spill, m³</th>\
+         <th>electricity, kWh</th><th>CO2e, t</th><th>cost, yuan</th><th>inlet-limit events</th>\
+         <th>infeasible steps</th><th>largest residual</th></tr>",
+        esc(title)
+    );
+    for r in rows {
+        s.push_str(&format!(
+            "<tr><td>{}</td><td>{:.0}</td><td>{:.0}</td><td>{:.0}</td><td>{:.2} %</td><td>{:.0}</td><td>{:.0}</td><td>{:.0}</td><td>{:.1}</td><td>{:.0}</td><td>{}</td><td>{}</td><td>{:.1e}</td></tr>",
+            esc(&r.strategy),
+            r.withdrawal_m3,
+            r.intake_m3,
+            r.discharge_m3,
+            100.0 * r.repeated_use_rate,
+            r.unmet_m3,
+            r.spill_m3,
+            r.electricity_kwh,
+            r.co2e_t,
+            r.cost_yuan,
+            r.inlet_quality_events,
+            r.infeasible_steps,
+            r.max_relative_residual
+        ));
+    }
+    s.push_str("</table>");
+    s
 }

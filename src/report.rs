@@ -903,6 +903,11 @@ pub fn render_sweep(title: &str, rows: &[SweepRow], rank_by: Option<&str>) -> St
 /// Renders the report of `dir`: a run (`kpis.json` present, with a sweep section when a
 /// `results.csv` is there too) or a sweep alone (`results.csv` only).
 pub fn render(dir: &Path, opts: &ReportOptions) -> Result<String> {
+    if !dir.join("kpis.json").exists() && dir.join("compare.json").exists() {
+        let rows = crate::compare::read(dir)?;
+        let title = format!("Strategy comparison: {}", dir.display());
+        return Ok(page(&title, &crate::compare::section(&title, &rows)));
+    }
     if !dir.join("kpis.json").exists() && dir.join("results.csv").exists() {
         let rows = read_results_csv(&dir.join("results.csv"))?;
         return Ok(render_sweep(
