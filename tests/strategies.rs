@@ -433,3 +433,33 @@ fn fixed_holds_the_design_fractions() {
     assert!((withdrawn(&priority, "city") - 100.0).abs() < 1e-9);
     assert!(fixed.balance.max_relative_residual <= 1e-9);
 }
+
+/// A scenario chooses the strategy by overriding the park's `strategy` section; a wrong name
+/// is an error naming the item.
+#[test]
+fn a_scenario_selects_the_strategy() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let park = repo("scenarios/literature/polley_polley_2000.ron");
+    let path = dir.path().join("s.ron");
+    std::fs::write(
+        &path,
+        format!(
+            "Scenario(name: \"s\", park: {:?}, overrides: {{\"strategy.name\": \"priority\"}})",
+            park.display().to_string()
+        ),
+    )
+    .expect("written");
+    let sc = parktwin::parks::scenario::load(&path).expect("scenario loads");
+    let v = validate(&sc.case_file(&sc.cases[0]).expect("case")).expect("valid");
+    let mut built = build(v, BuildOptions::default()).expect("builds");
+    built.sim.run();
+    assert_eq!(summarize(&built.sim, &built.meta).strategy, "priority");
+    let bad = crate::common::error_of(
+        r#"Park(name: "x", time: (steps: 1), units: [Source(id: "s", kind: Municipal, cap_m3_per_h: 1.0)],
+           strategy: (name: "greedy"))"#,
+    );
+    assert!(
+        bad.contains("strategy.name") && bad.contains("unknown strategy \"greedy\""),
+        "{bad}"
+    );
+}

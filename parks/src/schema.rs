@@ -52,7 +52,7 @@ pub struct Park {
     #[serde(default)]
     pub kpi: KpiSpec,
     /// The coupling strategy and its weights (see [`crate::strategies`]; default: priority).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub strategy: Option<crate::strategies::StrategySpec>,
 }
 
