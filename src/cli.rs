@@ -61,6 +61,9 @@ pub enum Command {
         /// Seed of the synthetic readings' noise.
         #[arg(long, default_value_t = 1)]
         meter_seed: u64,
+        /// Coupling strategy: priority, fixed or optimal (default: the park's own).
+        #[arg(long, value_name = "NAME")]
+        strategy: Option<String>,
     },
     /// Replay a park against meter readings: observability, reconciliation, gross-error tests
     /// and leak alarms (docs/twin.md).
@@ -105,6 +108,20 @@ pub enum Command {
         /// Write the table to this file as well.
         #[arg(short, long)]
         output: Option<PathBuf>,
+    },
+    /// Run the same park and drivers under several coupling strategies; print a KPI table.
+    Compare {
+        /// Park or scenario file (RON).
+        park: PathBuf,
+        /// Strategies, comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = "fixed,priority,optimal")]
+        strategies: Vec<String>,
+        /// Seed of a scenario's demand noise (default: the scenario's).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Write compare.csv and compare.json into this directory.
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
     /// Write the self-contained HTML report of a run directory (or of a sweep's results.csv).
     Report {
@@ -192,6 +209,7 @@ pub enum Command {
         /// Where the scripts are written (default: OUT/slurm).
         #[arg(long, value_name = "DIR")]
         scripts: Option<PathBuf>,
+    },
     /// Minimum fresh water, wastewater and pinch of a park's single-contaminant data by water
     /// cascade analysis (FixedLoad units; processes with an inlet limit for the species).
     Target {
@@ -285,12 +303,17 @@ pub fn execute(cli: Cli) -> Result<()> {
             sankey_to_h,
             meters,
             meter_seed,
+            strategy,
         } => {
             let mut tap = match &meters {
                 Some(_) => Some(crate::replay::MeterTap::new(&from_path(&park)?)?),
                 None => None,
             };
             let (valid, demand_noise) = load_for_run(&park)?;
+            let strategy = strategy
+                .map(|n| parktwin_parks::strategies::make(&n, &valid))
+                .transpose()
+                .map_err(anyhow::Error::msg)?;
             // A report needs a results directory: --out, or one named after the report.
             let out = out.or_else(|| {
                 report.as_ref().map(|r| {
@@ -303,7 +326,7 @@ pub fn execute(cli: Cli) -> Result<()> {
             let options = BuildOptions {
                 record_series: out.is_some(),
                 demand_noise,
-                ..Default::default()
+                strategy,
             };
             let mut built = build(valid, options).context("building the simulation")?;
             let started = std::time::Instant::now();
@@ -369,6 +392,27 @@ pub fn execute(cli: Cli) -> Result<()> {
             } else {
                 emit(&text)
             }
+        }
+        Command::Compare {
+            park,
+            strategies,
+            seed,
+            out,
+        } => {
+            let (valid, mut noise) = load_for_run(&park)?;
+            if let (Some(n), Some(s)) = (noise.as_mut(), seed) {
+                n.seed = s;
+            }
+            let rows = crate::compare::compare(&valid, noise, &strategies)?;
+            let mut text = crate::compare::to_text(&rows);
+            if let Some(dir) = &out {
+                crate::compare::write(dir, &rows)?;
+                text.push_str(&format!(
+                    "results   {}\n",
+                    dir.join("compare.csv").display()
+                ));
+            }
+            emit(&text)
         }
         Command::Report {
             run_dir,
@@ -472,6 +516,8 @@ results   {}
                 merge.display(),
                 submit.display(),
                 o.out.join("results.csv").display()
+            ))
+        }
         Command::Target {
             park,
             species,
@@ -503,6 +549,7 @@ results   {}
                 crate::optimize::to_text(&result),
                 out.display()
             ))
+        }
         Command::Replay {
             park,
             meters,

@@ -8,6 +8,7 @@
 pub mod atomic;
 pub mod cli;
 pub mod columnar;
+pub mod compare;
 pub mod geo;
 pub mod ledger_cmd;
 pub mod observe;

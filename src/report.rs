@@ -914,6 +914,11 @@ pub fn render(dir: &Path, opts: &ReportOptions) -> Result<String> {
     {
         return Ok(html);
     }
+    if !dir.join("kpis.json").exists() && dir.join("compare.json").exists() {
+        let rows = crate::compare::read(dir)?;
+        let title = format!("Strategy comparison: {}", dir.display());
+        return Ok(page(&title, &crate::compare::section(&title, &rows)));
+    }
     if !dir.join("kpis.json").exists() && dir.join("results.csv").exists() {
         let rows = read_results_csv(&dir.join("results.csv"))?;
         return Ok(render_sweep(

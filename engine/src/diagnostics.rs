@@ -36,6 +36,8 @@ pub enum DiagnosticKind {
     Physics,
     /// A source's permit cap was reached.
     CapReached,
+    /// A strategy's optimisation had no solution for a step (the strategy fell back).
+    Infeasible,
 }
 
 /// One occurrence.

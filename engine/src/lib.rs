@@ -15,6 +15,8 @@
 //! - [`state`]: per-step state as flat arrays (inputs, flows, quality, storage, energy);
 //! - [`flow`]: the allocation context and the [`flow::CouplingStrategy`] trait;
 //! - [`priority`]: the default greedy priority cascade;
+//! - [`strategy`]: the other built-in strategies (`fixed`, `optimal`) and the plan realiser
+//!   they share;
 //! - [`mixing`]: the closed form of a completely mixed volume;
 //! - [`quality`]: the species solve;
 //! - [`ledger`]: the closure check;
@@ -37,5 +39,6 @@ pub mod record;
 pub mod series;
 pub mod sim;
 pub mod state;
+pub mod strategy;
 
 pub use bevy_ecs;

@@ -16,7 +16,8 @@ use parktwin_units::InitContext;
 pub struct BuildOptions {
     /// Record hourly time series.
     pub record_series: bool,
-    /// The coupling strategy (default: the priority cascade).
+    /// The coupling strategy (default: the park's `strategy` section, else the priority
+    /// cascade).
     pub strategy: Option<Box<dyn CouplingStrategy>>,
     /// Seeded demand noise on water-using units.
     pub demand_noise: Option<NoiseOptions>,
@@ -43,6 +44,11 @@ pub struct BuiltPark {
 
 /// Builds the World and schedule of a validated park.
 pub fn build(park: ValidPark, options: BuildOptions) -> Result<BuiltPark, ScheduleError> {
+    // The strategy: the caller's, else the park's own section (names are checked by
+    // validation, so the priority cascade is only a guard).
+    let strategy = options.strategy.unwrap_or_else(|| {
+        crate::strategies::from_park(&park).unwrap_or_else(|_| Box::new(Priority::new()))
+    });
     let species = Species::with_tracers(park.meta.species.clone());
     let ns = species.len();
     let topo = park.topology;
@@ -87,11 +93,7 @@ pub fn build(park: ValidPark, options: BuildOptions) -> Result<BuiltPark, Schedu
         start_hour: start.hour,
     });
     world.insert_resource(park.factors);
-    world.insert_resource(Strategy(
-        options
-            .strategy
-            .unwrap_or_else(|| Box::new(Priority::new())),
-    ));
+    world.insert_resource(Strategy(strategy));
     // Link events name links in declaration order; the topology keeps that order (links are
     // only dropped when invalid, and then the park is not valid), so indices carry over.
     let events: Vec<_> = park

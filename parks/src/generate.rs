@@ -323,6 +323,7 @@ pub fn generate(opts: &GenerateOptions) -> Park {
         species: b.species,
         carbon: CarbonSpec::default(),
         kpi: Default::default(),
+        strategy: None,
         enterprises: industries,
         units: b.units,
         links: b.links,

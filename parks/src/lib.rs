@@ -20,6 +20,7 @@ pub mod optimize;
 pub mod scenario;
 pub mod schema;
 pub mod stochastic;
+pub mod strategies;
 pub mod summary;
 pub mod target;
 pub mod totals;

@@ -54,6 +54,9 @@ pub struct Park {
     /// Meters of the twin (flow, level, conductivity, pressure; see [`crate::twin::meters`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub meters: Vec<crate::twin::meters::MeterSpec>,
+    /// The coupling strategy and its weights (see [`crate::strategies`]; default: priority).
+    #[serde(default)]
+    pub strategy: Option<crate::strategies::StrategySpec>,
 }
 
 /// Time axis.

@@ -89,6 +89,8 @@ pub struct ValidPark {
     pub events: Vec<Event>,
     /// Park-wide resources of the unit models (weather, taxes).
     pub resources: parktwin_units::ParkResources,
+    /// The park's coupling-strategy section, if any (see [`crate::strategies`]).
+    pub strategy: Option<crate::strategies::StrategySpec>,
 }
 
 struct Checker<'a> {
@@ -1104,6 +1106,17 @@ pub fn validate(file: &ParkFile) -> Result<ValidPark, LoadError> {
         c.err(item, None, message);
     }
 
+    // Coupling strategy.
+    let source_ids: Vec<String> = park
+        .units
+        .iter()
+        .filter(|u| matches!(u, UnitSpec::Source(_)))
+        .map(|u| u.id().to_string())
+        .collect();
+    for (item, message) in crate::strategies::check_spec(&park.strategy, &source_ids) {
+        c.err(item, None, message);
+    }
+
     // Topology (only once the units themselves are sound: their errors would cascade).
     let topology = if c.problems.is_empty() {
         match net.compile() {
@@ -1139,6 +1152,7 @@ pub fn validate(file: &ParkFile) -> Result<ValidPark, LoadError> {
             factors,
             events,
             resources,
+            strategy: park.strategy.clone(),
         }),
         _ => Err(LoadError::Invalid {
             path: file.path.clone(),
