@@ -8,7 +8,7 @@
 //! cascade sends water — and writes [`Flows`]. The engine then checks every unit's balance.
 
 use crate::diagnostics::Diagnostics;
-use crate::network::Topology;
+use crate::network::{FlowKind, PortRole, Topology};
 use crate::state::{Clock, Flows, Quality, Species, Storage, UnitInputs};
 use bevy_ecs::resource::Resource;
 
@@ -44,3 +44,23 @@ pub trait CouplingStrategy: Send + Sync + 'static {
 /// The scenario's strategy, as a resource.
 #[derive(Resource)]
 pub struct Strategy(pub Box<dyn CouplingStrategy>);
+
+/// Finishes a strategy's flows: every supply port carries what its links pulled (leaks
+/// included), and a source's throughput is its total withdrawal. Strategies call it once their
+/// link flows are set.
+pub fn book_supply_ports(topo: &Topology, flows: &mut Flows) {
+    for p in 0..topo.n_ports() {
+        if topo.port_role[p] == PortRole::Supply {
+            let y: f64 = topo
+                .links_of_port(p)
+                .iter()
+                .map(|&l| flows.link[l as usize] + flows.leak[l as usize])
+                .sum();
+            flows.port[p] = y;
+            let u = topo.port_unit[p] as usize;
+            if topo.unit_flow[u] == FlowKind::Source {
+                flows.throughput[u] += y;
+            }
+        }
+    }
+}

@@ -463,20 +463,6 @@ impl CouplingStrategy for Priority {
                 );
             }
         }
-        // Supply ports carry what was pulled; a source's throughput is its withdrawal.
-        for p in 0..topo.n_ports() {
-            if topo.port_role[p] == PortRole::Supply {
-                let y: f64 = topo
-                    .links_of_port(p)
-                    .iter()
-                    .map(|&l| flows.link[l as usize] + flows.leak[l as usize])
-                    .sum();
-                flows.port[p] = y;
-                let u = topo.port_unit[p] as usize;
-                if topo.unit_flow[u] == FlowKind::Source {
-                    flows.throughput[u] += y;
-                }
-            }
-        }
+        crate::flow::book_supply_ports(topo, flows);
     }
 }

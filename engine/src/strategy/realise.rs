@@ -125,20 +125,7 @@ impl Realiser {
                 );
             }
         }
-        for p in 0..topo.n_ports() {
-            if topo.port_role[p] == PortRole::Supply {
-                let y: f64 = topo
-                    .links_of_port(p)
-                    .iter()
-                    .map(|&l| flows.link[l as usize] + flows.leak[l as usize])
-                    .sum();
-                flows.port[p] = y;
-                let u = topo.port_unit[p] as usize;
-                if topo.unit_flow[u] == FlowKind::Source {
-                    flows.throughput[u] += y;
-                }
-            }
-        }
+        crate::flow::book_supply_ports(topo, flows);
     }
 
     fn visit(&mut self, u: usize, plan: &Plan, ctx: &AllocationContext<'_>, flows: &mut Flows) {
