@@ -215,3 +215,22 @@ fn extraction_from_a_park() {
     let e = from_park(&file, "cod").expect_err("undeclared");
     assert!(e.contains("\"cod\""), "{e}");
 }
+
+/// The literature park file of the strategies (`scenarios/literature/polley_polley_2000.ron`):
+/// its sources outside `strategy.fresh_sources` are process sources, so `target` on the park
+/// file gives the published 70 t/h fresh water, 50 t/h wastewater and 150 ppm pinch, the same
+/// numbers `optimal` reaches in the engine (tests/strategies.rs).
+#[test]
+fn polley_park_file_reaches_the_published_targets() {
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/literature/polley_polley_2000.ron");
+    let file = parktwin::parks::load::from_path(&path).expect("loads");
+    validate(&file).expect("valid park");
+    let x = from_park(&file, "c").expect("data");
+    assert_eq!(x.fresh_source, "fresh");
+    assert_eq!(x.problem.sources.len(), 4);
+    let t = target(&x.problem).expect("targets");
+    close(t.fresh_t_per_h, 70.0, "fresh water");
+    close(t.wastewater_t_per_h, 50.0, "wastewater");
+    assert_eq!(t.pinch_ppm, Some(150.0));
+}

@@ -360,7 +360,9 @@ fn species_value(map: &crate::schema::SpeciesMap, species: &str) -> Option<f64> 
 ///   wastewater at its highest concentration, `((1 − f)·F, (C_lim + γ)/(1 − f))` when the loss
 ///   evaporates, `((1 − f)·F, C_lim + γ)` when it is bound into the product, with
 ///   `γ = 1000·(adds_kg_per_m3 + adds_kg_per_unit/water_m3_per_unit)` mg/L;
-/// - the cleanest `Source` in the species (ties: the first) is the fresh water.
+/// - the cleanest `Source` in the species (ties: the first) is the fresh water; when the park's
+///   `strategy.fresh_sources` names the fresh sources, the cleanest of those, and every other
+///   `Source` is a process source of flow `cap_m3_per_h` at its quality.
 ///
 /// Every other unit (cooling towers, treatment, tanks, ...) and processes without those data
 /// are listed in [`Extraction::notes`]: the analysis covers the classic sink/source problem
@@ -386,12 +388,34 @@ pub fn from_park(file: &crate::load::ParkFile, species: &str) -> Result<Extracti
     let mut problem = Problem::default();
     let mut notes = Vec::new();
     let mut fresh: Option<(String, f64)> = None;
+    // With `strategy.fresh_sources`, the other sources are process sources (flow = their cap).
+    let fresh_ids = park
+        .strategy
+        .as_ref()
+        .and_then(|s| s.fresh_sources.as_ref());
+    let mut other_sources = Vec::new();
     for u in &park.units {
         match u {
             UnitSpec::Source(s) => {
                 let c = species_value(&s.quality_mg_per_l, species).unwrap_or(0.0);
-                if fresh.as_ref().is_none_or(|(_, best)| c < *best) {
-                    fresh = Some((s.id.clone(), c));
+                let process_source = fresh_ids.is_some_and(|ids| !ids.contains(&s.id));
+                if process_source {
+                    // Named outside the strategy's fresh sources: a process source of its cap.
+                    if s.cap_m3_per_h.is_finite() && s.cap_m3_per_h > 0.0 {
+                        problem
+                            .sources
+                            .push(Stream::new(s.id.clone(), s.cap_m3_per_h, c));
+                    } else {
+                        notes.push(format!(
+                            "{}: a source outside strategy.fresh_sources without a finite cap, left out",
+                            s.id
+                        ));
+                    }
+                } else {
+                    other_sources.push(s.id.clone());
+                    if fresh.as_ref().is_none_or(|(_, best)| c < *best) {
+                        fresh = Some((s.id.clone(), c));
+                    }
                 }
             }
             UnitSpec::FixedLoad(s) => {
@@ -460,6 +484,11 @@ pub fn from_park(file: &crate::load::ParkFile, species: &str) -> Result<Extracti
     let Some((fresh_source, fresh_ppm)) = fresh else {
         return Err("the park has no Source unit to take as fresh water".into());
     };
+    for id in other_sources.iter().filter(|id| **id != fresh_source) {
+        notes.push(format!(
+            "{id}: a source not taken as fresh water and not in the analysis (list the fresh sources in strategy.fresh_sources to count the others as process sources)"
+        ));
+    }
     if problem.sinks.is_empty() {
         return Err(format!(
             "no sinks for {species:?}: the analysis needs FixedLoad units of that species or Process units with an accepts_mg_per_l limit for it"
