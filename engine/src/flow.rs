@@ -64,3 +64,40 @@ pub fn book_supply_ports(topo: &Topology, flows: &mut Flows) {
         }
     }
 }
+
+/// A tank's step: its exit ports take their shares of the inflow `x` (m³/h), and what would
+/// rise above its capacity by the end of the step, `(V0 + (x − out)·Δt − capacity)/Δt` with
+/// `out` its supply links (leaks included) and exits, leaves by its overflow port. Returns that
+/// port and flow for the strategy to route (`None` when the tank has no overflow port).
+pub fn tank_exits(
+    u: usize,
+    x: f64,
+    ctx: &AllocationContext<'_>,
+    flows: &mut Flows,
+) -> Option<(usize, f64)> {
+    let topo = ctx.topo;
+    let dt = ctx.clock.dt_h;
+    let mut out = 0.0;
+    let mut overflow = None;
+    for p in topo.ports_of(u) {
+        match topo.port_role[p] {
+            PortRole::Supply => {
+                out += topo
+                    .links_of_port(p)
+                    .iter()
+                    .map(|&l| flows.link[l as usize] + flows.leak[l as usize])
+                    .sum::<f64>();
+            }
+            PortRole::Exit(_) => {
+                let e = ctx.inputs.port_share[p] * x;
+                flows.port[p] = e;
+                out += e;
+            }
+            PortRole::Overflow if overflow.is_none() => overflow = Some(p),
+            _ => {}
+        }
+    }
+    let v_end = ctx.storage.volume[u] + (x - out) * dt;
+    let over = ((v_end - ctx.storage.capacity[u]) / dt).max(0.0);
+    overflow.map(|p| (p, over))
+}

@@ -167,34 +167,10 @@ impl Realiser {
             let unmet = target - x;
             flows.unmet[u] = if unmet > 1e-9 * target { unmet } else { 0.0 };
         }
-        let dt = ctx.clock.dt_h;
         let ports = topo.ports_of(u);
         if kind == FlowKind::Tank {
-            let mut out = 0.0;
-            for p in ports.clone() {
-                match topo.port_role[p] {
-                    PortRole::Supply => {
-                        out += topo
-                            .links_of_port(p)
-                            .iter()
-                            .map(|&l| flows.link[l as usize] + flows.leak[l as usize])
-                            .sum::<f64>();
-                    }
-                    PortRole::Exit(_) => {
-                        let e = ctx.inputs.port_share[p] * x;
-                        flows.port[p] = e;
-                        out += e;
-                    }
-                    _ => {}
-                }
-            }
-            let v_end = ctx.storage.volume[u] + (x - out) * dt;
-            let over = ((v_end - ctx.storage.capacity[u]) / dt).max(0.0);
-            for p in ports {
-                if topo.port_role[p] == PortRole::Overflow {
-                    self.route(p, over, plan, ctx, flows);
-                    break;
-                }
+            if let Some((p, over)) = crate::flow::tank_exits(u, x, ctx, flows) {
+                self.route(p, over, plan, ctx, flows);
             }
             return;
         }
