@@ -121,10 +121,7 @@ impl Crystalliser {
 impl UnitModel for Crystalliser {
     const TYPE_NAME: &'static str = "Crystalliser";
     fn flow_kind(&self) -> FlowKind {
-        match self.feed {
-            Feed::Accept => FlowKind::Accept,
-            _ => FlowKind::Demand,
-        }
+        self.feed.flow_kind()
     }
     fn inlet(&self) -> Option<&'static str> {
         Some("feed")

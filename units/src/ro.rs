@@ -363,10 +363,7 @@ pub fn operating_point(
 impl UnitModel for ReverseOsmosis {
     const TYPE_NAME: &'static str = "ReverseOsmosis";
     fn flow_kind(&self) -> FlowKind {
-        match self.feed {
-            Feed::Accept => FlowKind::Accept,
-            _ => FlowKind::Demand,
-        }
+        self.feed.flow_kind()
     }
     fn inlet(&self) -> Option<&'static str> {
         Some("feed")

@@ -137,10 +137,7 @@ pub struct ThermalDesal {
 impl UnitModel for ThermalDesal {
     const TYPE_NAME: &'static str = "ThermalDesal";
     fn flow_kind(&self) -> FlowKind {
-        match self.feed {
-            Feed::Accept => FlowKind::Accept,
-            _ => FlowKind::Demand,
-        }
+        self.feed.flow_kind()
     }
     fn inlet(&self) -> Option<&'static str> {
         Some("feed")

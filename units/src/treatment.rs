@@ -52,6 +52,17 @@ pub enum Feed {
     },
 }
 
+impl Feed {
+    /// The flow role a unit with this feed plays: it accepts what is pushed to it, or it draws
+    /// (a demand).
+    pub fn flow_kind(&self) -> FlowKind {
+        match self {
+            Feed::Accept => FlowKind::Accept,
+            _ => FlowKind::Demand,
+        }
+    }
+}
+
 /// A treatment unit (see the module docs).
 #[derive(Component, Clone, Debug)]
 pub struct Treatment {
@@ -111,10 +122,7 @@ pub fn transfer_product(t: &Treatment, s: usize) -> f64 {
 impl UnitModel for Treatment {
     const TYPE_NAME: &'static str = "Treatment";
     fn flow_kind(&self) -> FlowKind {
-        match self.feed {
-            Feed::Accept => FlowKind::Accept,
-            _ => FlowKind::Demand,
-        }
+        self.feed.flow_kind()
     }
     fn inlet(&self) -> Option<&'static str> {
         Some("in")
