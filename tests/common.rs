@@ -39,3 +39,34 @@ pub fn error_of(text: &str) -> String {
         Err(e) => e.to_string(),
     }
 }
+
+/// Six units, a recycle through a tank, a week of hourly steps: the park the sweep, kill-and-resume
+/// and Slurm tests run their cases on.
+pub const SWEEP_PARK: &str = r#"Park(
+    name: "crash park",
+    time: (steps: 168),
+    species: ["tds"],
+    units: [
+        Source(id: "city", kind: Municipal, quality_mg_per_l: {"tds": 400.0}, cap_m3_per_h: 500.0, price_yuan_per_m3: 4.0),
+        Process(id: "p", production_per_h: Const(20.0), water_m3_per_unit: 5.0, consumptive_fraction: 0.1, adds_kg_per_m3: {"tds": 0.5}),
+        CoolingTower(id: "ct", heat_load_mw: Const(30.0), range_c: 8.0, cycles: 4.0, holding_volume_m3: 600.0, initial_mg_per_l: {"tds": 1600.0}),
+        Treatment(id: "ro", recovery: 0.75, removal_to_reject: {"tds": 0.95}, kwh_per_m3: 1.2),
+        Tank(id: "reuse", capacity_m3: 400.0, initial_m3: 200.0, initial_mg_per_l: {"tds": 100.0}),
+        Discharge(id: "out"),
+    ],
+    links: [
+        (from: "city", to: "p", priority: 10, head_m: 30.0),
+        (from: "city", to: "ct", priority: 10, head_m: 30.0),
+        (from: "reuse.out", to: "ct", priority: 0),
+        (from: "p.waste", to: "ro"),
+        (from: "ct.blowdown", to: "out"),
+        (from: "ro.product", to: "reuse"),
+        (from: "ro.reject", to: "out"),
+        (from: "reuse.overflow", to: "out"),
+    ],
+)"#;
+
+/// The parktwin binary built for these tests.
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_parktwin")
+}

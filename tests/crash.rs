@@ -3,34 +3,10 @@
 //! leaves no file that looks complete; names from input files cannot leave `--out`; the
 //! resource limits refuse work with a message that says what to change.
 
+use crate::common::{SWEEP_PARK, bin};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
-
-/// Six units, a recycle through a tank, a week of hourly steps.
-pub const PARK: &str = r#"Park(
-    name: "crash park",
-    time: (steps: 168),
-    species: ["tds"],
-    units: [
-        Source(id: "city", kind: Municipal, quality_mg_per_l: {"tds": 400.0}, cap_m3_per_h: 500.0, price_yuan_per_m3: 4.0),
-        Process(id: "p", production_per_h: Const(20.0), water_m3_per_unit: 5.0, consumptive_fraction: 0.1, adds_kg_per_m3: {"tds": 0.5}),
-        CoolingTower(id: "ct", heat_load_mw: Const(30.0), range_c: 8.0, cycles: 4.0, holding_volume_m3: 600.0, initial_mg_per_l: {"tds": 1600.0}),
-        Treatment(id: "ro", recovery: 0.75, removal_to_reject: {"tds": 0.95}, kwh_per_m3: 1.2),
-        Tank(id: "reuse", capacity_m3: 400.0, initial_m3: 200.0, initial_mg_per_l: {"tds": 100.0}),
-        Discharge(id: "out"),
-    ],
-    links: [
-        (from: "city", to: "p", priority: 10, head_m: 30.0),
-        (from: "city", to: "ct", priority: 10, head_m: 30.0),
-        (from: "reuse.out", to: "ct", priority: 0),
-        (from: "p.waste", to: "ro"),
-        (from: "ct.blowdown", to: "out"),
-        (from: "ro.product", to: "reuse"),
-        (from: "ro.reject", to: "out"),
-        (from: "reuse.overflow", to: "out"),
-    ],
-)"#;
 
 /// 1,500 Monte Carlo cases of a 480-step horizon with demand noise: long enough (seconds) to be
 /// killed part-way on any machine the tests run on.
@@ -45,10 +21,6 @@ const SWEEP: &str = r#"Scenario(
         "units.ro.recovery": Uniform(0.6, 0.85),
     }),
 )"#;
-
-fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_parktwin")
-}
 
 fn parktwin(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut c = Command::new(bin());
@@ -77,7 +49,7 @@ fn failure(args: &[&str], env: &[(&str, &str)]) -> String {
 
 fn setup(scenario: &str) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("park.ron"), PARK).unwrap();
+    std::fs::write(dir.path().join("park.ron"), SWEEP_PARK).unwrap();
     let path = dir.path().join("scenario.ron");
     std::fs::write(&path, scenario).unwrap();
     (dir, path)
@@ -289,7 +261,7 @@ fn failed_rename_leaves_no_temporary_file() {
 fn run_directory_is_complete_when_it_has_a_summary() {
     let d = tempfile::tempdir().unwrap();
     let park = d.path().join("park.ron");
-    std::fs::write(&park, PARK).unwrap();
+    std::fs::write(&park, SWEEP_PARK).unwrap();
     let out = d.path().join("r");
     ok(&[
         "run",

@@ -40,7 +40,7 @@ fn accepted(args: &[&str], env: &[(&str, &str)]) {
 fn park_file() -> (tempfile::TempDir, PathBuf) {
     let d = tempfile::tempdir().unwrap();
     let p = d.path().join("park.ron");
-    std::fs::write(&p, crate::crash::PARK).unwrap();
+    std::fs::write(&p, crate::common::SWEEP_PARK).unwrap();
     (d, p)
 }
 
@@ -71,7 +71,7 @@ fn horizon_beyond_the_maximum() {
 /// The default maximum is ten years of hourly steps (87,600).
 #[test]
 fn default_horizon_maximum() {
-    let e = error_of(&crate::crash::PARK.replace("steps: 168", "steps: 87601"));
+    let e = error_of(&crate::common::SWEEP_PARK.replace("steps: 168", "steps: 87601"));
     assert!(
         e.contains("time.steps: 87601 is out of range: must be 1 to 87600"),
         "{e}"

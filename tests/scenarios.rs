@@ -1,7 +1,7 @@
 //! What-if scenarios and sweeps: overrides, events, expansion, isolation of failures,
 //! determinism across jobs and shards, merge and resume. Sweeps run the real binary.
 
-use crate::common::run_text;
+use crate::common::{bin, run_text};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -29,10 +29,6 @@ const PARK: &str = r#"Park(
         (from: "reuse.overflow", to: "out"),
     ],
 )"#;
-
-fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_parktwin")
-}
 
 /// A temporary directory with the park and a scenario file.
 fn setup(scenario: &str) -> (tempfile::TempDir, PathBuf) {

@@ -3,36 +3,10 @@
 //! stand-in `sbatch` that records its arguments). The same scripts on a real Slurm cluster are
 //! checked by `scripts/slurm-check.sh` (in `.ci/run`).
 
+use crate::common::{SWEEP_PARK, bin};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-
-/// A small park: a week of hourly steps, so a case takes milliseconds.
-const PARK: &str = r#"Park(
-    name: "slurm park",
-    time: (steps: 168),
-    species: ["tds"],
-    units: [
-        Source(id: "city", kind: Municipal, quality_mg_per_l: {"tds": 400.0}, cap_m3_per_h: 500.0, price_yuan_per_m3: 4.0),
-        Process(id: "p", production_per_h: Const(20.0), water_m3_per_unit: 5.0, consumptive_fraction: 0.1,
-                adds_kg_per_m3: {"tds": 0.5}),
-        CoolingTower(id: "ct", heat_load_mw: Const(30.0), range_c: 8.0, cycles: 4.0, holding_volume_m3: 600.0,
-                     initial_mg_per_l: {"tds": 1600.0}),
-        Treatment(id: "ro", recovery: 0.75, removal_to_reject: {"tds": 0.95}, kwh_per_m3: 1.2),
-        Tank(id: "reuse", capacity_m3: 400.0, initial_m3: 200.0, initial_mg_per_l: {"tds": 100.0}),
-        Discharge(id: "out"),
-    ],
-    links: [
-        (from: "city", to: "p", priority: 10),
-        (from: "city", to: "ct", priority: 10),
-        (from: "reuse.out", to: "ct", priority: 0),
-        (from: "p.waste", to: "ro"),
-        (from: "ct.blowdown", to: "out"),
-        (from: "ro.product", to: "reuse"),
-        (from: "ro.reject", to: "out"),
-        (from: "reuse.overflow", to: "out"),
-    ],
-)"#;
 
 /// Six cases: three shards of two.
 const SCENARIO: &str = r#"Scenario(
@@ -43,13 +17,9 @@ const SCENARIO: &str = r#"Scenario(
     sweep: Grid({"units.ct.cycles": [3.0, 5.0, 7.0], "units.ro.recovery": [0.7, 0.8]}),
 )"#;
 
-fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_parktwin")
-}
-
 fn setup() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("park.ron"), PARK).unwrap();
+    std::fs::write(dir.path().join("park.ron"), SWEEP_PARK).unwrap();
     let sc = dir.path().join("scenario.ron");
     std::fs::write(&sc, SCENARIO).unwrap();
     (dir, sc)
