@@ -17,6 +17,7 @@
 use crate::diagnostics::{DiagnosticKind, Diagnostics};
 use crate::network::{ExitKind, FlowKind, PortRole, QualityKind, Topology};
 use crate::state::{Clock, Flows, Quality, Species, Storage, UnitInputs};
+use crate::width::Width;
 use bevy_ecs::resource::Resource;
 use serde::Serialize;
 
@@ -136,16 +137,6 @@ impl StepTerms {
         self.worst.clear();
         self.worst.resize(m, (0.0, 0.0, usize::MAX));
     }
-
-    fn terms(&self, i: usize) -> Terms {
-        Terms {
-            inflow: self.inflow[i],
-            outflow: self.outflow[i],
-            generated: self.generated[i],
-            removed: self.removed[i],
-            storage_change: self.storage_change[i],
-        }
-    }
 }
 
 impl Ledger {
@@ -194,12 +185,19 @@ fn judge(t: &Terms, extra_scale: f64, floor: f64) -> (f64, f64, bool) {
     )
 }
 
+/// `max(a, b)` for numbers that are not NaN (one comparison, no NaN handling).
+#[inline(always)]
+fn fast_max(a: f64, b: f64) -> f64 {
+    if a >= b { a } else { b }
+}
+
 /// Checks and books one step.
 ///
 /// One pass over links (inflow to the receiving unit, outflow and leaks from the sending one),
 /// one over ports (exits and spills), one over units (withdrawals, loads, reaction, solids,
 /// storage), then every balance is judged from its own five terms. The park's balance is summed
-/// from withdrawals, exits and storage changes only.
+/// from withdrawals, exits and storage changes only. The passes are instantiated per species
+/// count ([`crate::width`]).
 #[expect(
     clippy::too_many_arguments,
     reason = "the ledger reads every part of the step state"
@@ -215,10 +213,35 @@ pub fn book_step(
     clock: &Clock,
     diag: &mut Diagnostics,
 ) {
+    debug_assert_eq!(species.len(), species.conserved + 1, "one tracer");
+    crate::with_width!(species.conserved, w => book(
+        w, ledger, topo, species, inputs, flows, quality, storage, clock, diag
+    ))
+}
+
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the ledger reads every part of the step state"
+)]
+#[inline(never)]
+fn book<W: Width>(
+    w: W,
+    ledger: &mut Ledger,
+    topo: &Topology,
+    species: &Species,
+    inputs: &UnitInputs,
+    flows: &Flows,
+    quality: &Quality,
+    storage: &Storage,
+    clock: &Clock,
+    diag: &mut Diagnostics,
+) {
+    let nc = w.n();
     let ns = species.len();
-    let nc = species.conserved;
     let m = nc + 1;
     let nu = topo.n_units();
+    let nl = topo.n_links();
+    let np = topo.n_ports();
     let dt = clock.dt_h;
     let step = clock.step;
     let mut t = std::mem::take(&mut ledger.step);
@@ -226,49 +249,72 @@ pub fn book_step(
     let leak_exit = ExitKind::Leak.index();
     let spill_exit = ExitKind::Spill.index();
     let solids_exit = ExitKind::Solids.index();
+    let StepTerms {
+        inflow,
+        outflow,
+        generated,
+        removed,
+        storage_change,
+        stored,
+        ..
+    } = &mut t;
     // Links: into the receiving unit, out of the sending one; leaks leave the sending unit.
-    for l in 0..topo.n_links() {
-        let q = flows.link[l] * dt;
-        let leak = flows.leak[l] * dt;
+    let (link_q, link_leak) = (&flows.link[..nl], &flows.leak[..nl]);
+    let (link_from, link_to) = (&topo.link_from[..nl], &topo.link_to[..nl]);
+    let link_port = &topo.link_from_port[..nl];
+    for l in 0..nl {
+        let q = link_q[l] * dt;
+        let leak = link_leak[l] * dt;
         if q == 0.0 && leak == 0.0 {
             continue;
         }
-        let v = topo.link_from[l] as usize * m;
-        let u = topo.link_to[l] as usize * m;
-        let p = topo.link_from_port[l] as usize;
+        let v = link_from[l] as usize * m;
+        let u = link_to[l] as usize * m;
+        let p = link_port[l] as usize;
         let c = &quality.port[p * ns..p * ns + nc];
-        t.inflow[u] += q;
-        t.outflow[v] += q;
-        for s in 0..nc {
-            let mass = q * c[s];
-            t.inflow[u + 1 + s] += mass;
-            t.outflow[v + 1 + s] += mass;
+        {
+            let into = &mut inflow[u..u + m];
+            into[0] += q;
+            for s in 0..nc {
+                into[1 + s] += q * c[s];
+            }
+        }
+        {
+            let out = &mut outflow[v..v + m];
+            out[0] += q;
+            for s in 0..nc {
+                out[1 + s] += q * c[s];
+            }
         }
         if leak != 0.0 {
-            t.removed[v] += leak;
+            let rem = &mut removed[v..v + m];
+            rem[0] += leak;
             for s in 0..nc {
-                t.removed[v + 1 + s] += leak * c[s];
+                rem[1 + s] += leak * c[s];
                 ledger.species_by_exit[s][leak_exit] += leak * c[s];
             }
         }
     }
     // Ports: exits and spills.
-    for p in 0..topo.n_ports() {
-        let exit = match topo.port_role[p] {
-            PortRole::Exit(_) => flows.port[p] * dt,
+    let (port_flow, port_spill) = (&flows.port[..np], &flows.spill[..np]);
+    for p in 0..np {
+        let role = topo.port_role[p];
+        let exit = match role {
+            PortRole::Exit(_) => port_flow[p] * dt,
             _ => 0.0,
         };
-        let spill = flows.spill[p] * dt;
+        let spill = port_spill[p] * dt;
         if exit == 0.0 && spill == 0.0 {
             continue;
         }
         let u = topo.port_unit[p] as usize * m;
         let c = &quality.port[p * ns..p * ns + nc];
-        t.removed[u] += exit + spill;
+        let rem = &mut removed[u..u + m];
+        rem[0] += exit + spill;
         for s in 0..nc {
-            t.removed[u + 1 + s] += (exit + spill) * c[s];
+            rem[1 + s] += (exit + spill) * c[s];
         }
-        if let PortRole::Exit(k) = topo.port_role[p]
+        if let PortRole::Exit(k) = role
             && exit != 0.0
         {
             for s in 0..nc {
@@ -287,16 +333,22 @@ pub fn book_step(
         let i = u * m;
         let is_source = topo.unit_flow[u] == FlowKind::Source;
         if is_source {
-            t.generated[i] += x;
+            generated[i] += x;
         }
         if x != 0.0 {
+            let gen_in = &inputs.generated_g_per_m3[u * ns..u * ns + nc];
+            let rem_in = &inputs.removed_fraction[u * ns..u * ns + nc];
+            let sol_in = &inputs.solids_fraction[u * ns..u * ns + nc];
+            let inlet = &quality.inlet[u * ns..u * ns + nc];
+            let gen_u = &mut generated[i + 1..i + 1 + nc];
+            let rem_u = &mut removed[i + 1..i + 1 + nc];
             for s in 0..nc {
-                let g = inputs.generated_g_per_m3[u * ns + s] * x;
-                let inlet_mass = x * quality.inlet[u * ns + s];
-                let r = inputs.removed_fraction[u * ns + s] * inlet_mass;
-                let solids = inputs.solids_fraction[u * ns + s] * inlet_mass;
-                t.generated[i + 1 + s] += g;
-                t.removed[i + 1 + s] += r + solids;
+                let g = gen_in[s] * x;
+                let inlet_mass = x * inlet[s];
+                let r = rem_in[s] * inlet_mass;
+                let solids = sol_in[s] * inlet_mass;
+                gen_u[s] += g;
+                rem_u[s] += r + solids;
                 ledger.species_reacted[s] += r;
                 ledger.species_by_exit[s][solids_exit] += solids;
                 if is_source {
@@ -308,32 +360,68 @@ pub fn book_step(
         }
         if topo.unit_quality[u] == QualityKind::Mixed {
             let (v0, v1) = (storage.volume[u], storage.volume_end[u]);
-            t.storage_change[i] = v1 - v0;
-            t.stored[i] = v0.max(v1);
+            storage_change[i] = v1 - v0;
+            stored[i] = v0.max(v1);
+            let c0 = &storage.conc[u * ns..u * ns + nc];
+            let c1 = &storage.conc_end[u * ns..u * ns + nc];
+            let ds = &mut storage_change[i + 1..i + 1 + nc];
+            let st = &mut stored[i + 1..i + 1 + nc];
             for s in 0..nc {
-                let m0 = v0 * storage.conc[u * ns + s];
-                let m1 = v1 * storage.conc_end[u * ns + s];
-                t.storage_change[i + 1 + s] = m1 - m0;
-                t.stored[i + 1 + s] = m0.abs().max(m1.abs());
+                let m0 = v0 * c0[s];
+                let m1 = v1 * c1[s];
+                ds[s] = m1 - m0;
+                st[s] = m0.abs().max(m1.abs());
             }
         }
     }
-    // Judge every balance; note the step's worst per water and species.
+    // Judge every balance; note the step's worst per water and species. The relative residual
+    // (a division) is formed only for a balance that may beat the worst so far: with
+    // `|r| ≤ w·den·(1 − 1e-12)` the rounded quotient cannot exceed `w`, so the worst found is
+    // the one a division of every balance would find.
     t.reset_park(m);
-    let (mut park, mut worst) = (std::mem::take(&mut t.park), std::mem::take(&mut t.worst));
+    let (mut park_v, mut worst_v) = (std::mem::take(&mut t.park), std::mem::take(&mut t.worst));
+    let park = &mut park_v[..m];
+    let worst = &mut worst_v[..m];
+    let n = nu * m;
+    let (inflow, outflow, generated) = (&t.inflow[..n], &t.outflow[..n], &t.generated[..n]);
+    let (removed, storage_change) = (&t.removed[..n], &t.storage_change[..n]);
+    let stored = &t.stored[..n];
+    let unit_water = &mut ledger.unit_water[..nu];
+    let unit_species = &mut ledger.unit_species[..nu * nc];
     for u in 0..nu {
         for k in 0..m {
             let i = u * m + k;
-            let terms = t.terms(i);
+            let terms = Terms {
+                inflow: inflow[i],
+                outflow: outflow[i],
+                generated: generated[i],
+                removed: removed[i],
+                storage_change: storage_change[i],
+            };
             let floor = if k == 0 {
                 WATER_FLOOR_M3
             } else {
                 SPECIES_FLOOR_G
             };
-            let (r, rel, bad) = judge(&terms, t.stored[i], floor);
+            // As `judge`, with a plain maximum: the terms are finite unless the residual
+            // is not, and then the verdict and the relative value do not depend on the scale.
+            let r = terms.residual();
+            let scale = fast_max(
+                fast_max(
+                    fast_max(terms.inflow.abs(), terms.outflow.abs()),
+                    fast_max(terms.generated.abs(), terms.removed.abs()),
+                ),
+                fast_max(terms.storage_change.abs(), stored[i]),
+            );
+            let den = fast_max(scale, floor / RELATIVE_TOLERANCE);
+            let bad = r.abs() > RELATIVE_TOLERANCE * scale + floor || !r.is_finite();
             let w = &mut worst[k];
-            if rel > w.0 || (rel.is_nan() && !w.0.is_nan()) || w.2 == usize::MAX {
-                *w = (rel, r, u);
+            let bound = w.0 * den * (1.0 - 1e-12);
+            if w.2 == usize::MAX || r.abs() > bound || r.is_nan() || bound.is_nan() {
+                let rel = r.abs() / den;
+                if rel > w.0 || (rel.is_nan() && !w.0.is_nan()) || w.2 == usize::MAX {
+                    *w = (rel, r, u);
+                }
             }
             if bad {
                 ledger.violations += 1;
@@ -355,9 +443,9 @@ pub fn book_step(
                 );
             }
             if k == 0 {
-                ledger.unit_water[u].add(&terms);
+                unit_water[u].add(&terms);
             } else {
-                ledger.unit_species[u * nc + k - 1].add(&terms);
+                unit_species[u * nc + k - 1].add(&terms);
             }
             park[k].generated += terms.generated;
             park[k].removed += terms.removed;
@@ -404,8 +492,8 @@ pub fn book_step(
             ledger.park_species[k - 1].add(terms);
         }
     }
-    t.park = park;
-    t.worst = worst;
+    t.park = park_v;
+    t.worst = worst_v;
     ledger.step = t;
 }
 

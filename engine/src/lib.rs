@@ -24,7 +24,8 @@
 //! - [`diagnostics`]: domain problems as data;
 //! - [`events`]: scenario events and demand noise;
 //! - [`series`]: step-indexed drivers;
-//! - [`sim`]: the World, the phases and the step loop.
+//! - [`sim`]: the World, the phases and the step loop;
+//! - [`width`]: the hot loops instantiated per species count.
 
 pub mod diagnostics;
 pub mod error;
@@ -40,5 +41,6 @@ pub mod series;
 pub mod sim;
 pub mod state;
 pub mod strategy;
+pub mod width;
 
 pub use bevy_ecs;

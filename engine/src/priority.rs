@@ -134,18 +134,28 @@ impl Priority {
         cap
     }
 
-    /// Loads `self.mass` with the mass rate of the pushed links into `t`, except `skip`.
+    /// The flow of the pushed links into `t`, except `skip`; with `with_mass`, also loads
+    /// `self.mass` with their mass rates (only a unit with inlet limits needs them).
     fn load_committed(
         &mut self,
         t: usize,
         skip: u32,
+        with_mass: bool,
         flows: &Flows,
         ctx: &AllocationContext<'_>,
     ) -> f64 {
         let ns = ctx.species.len();
         let topo = ctx.topo;
-        self.mass.iter_mut().for_each(|m| *m = 0.0);
         let mut total = 0.0;
+        if !with_mass {
+            for &l in topo.pushed_into(t) {
+                if l != skip {
+                    total += flows.link[l as usize];
+                }
+            }
+            return total;
+        }
+        self.mass.iter_mut().for_each(|m| *m = 0.0);
         for &l in topo.pushed_into(t) {
             if l == skip {
                 continue;
@@ -178,7 +188,7 @@ impl Priority {
         let limited = self.has_limits[u] && remaining > 0.0;
         let mut committed = arrivals;
         if limited {
-            self.load_committed(u, u32::MAX, flows, ctx);
+            self.load_committed(u, u32::MAX, true, flows, ctx);
         }
         let mut total = 0.0;
         for (i, &l) in links.iter().enumerate() {
@@ -318,7 +328,7 @@ impl Priority {
                 0.0
             };
             if lim > 0.0 && rem > 0.0 && topo.unit_flow[t] == FlowKind::Demand {
-                let others = self.load_committed(t, l, flows, ctx);
+                let others = self.load_committed(t, l, self.has_limits[t], flows, ctx);
                 let target = ctx.inputs.target[t];
                 lim = lim.min((target - others).max(0.0));
                 if self.has_limits[t] && lim > 0.0 {

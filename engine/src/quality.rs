@@ -26,6 +26,7 @@ use crate::diagnostics::{DiagnosticKind, Diagnostics};
 use crate::mixing::{MixedCoefficients, mixed_coefficients};
 use crate::network::{ExitKind, FlowKind, PortRole, QualityKind, Topology};
 use crate::state::{Clock, Flows, Quality, Species, Storage, UnitInputs};
+use crate::width::Width;
 use nalgebra::{DMatrix, DVector};
 
 /// Scratch space reused across steps, and the tear plan of every recycle loop.
@@ -136,7 +137,29 @@ impl QualitySolver {
         clock: &Clock,
         diag: &mut Diagnostics,
     ) {
-        let ns = species.len();
+        crate::with_width!(species.len(), w => {
+            self.solve_w(w, topo, species, inputs, flows, storage, quality, clock, diag)
+        })
+    }
+
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the solve reads every part of the step state"
+    )]
+    #[inline(never)]
+    fn solve_w<W: Width>(
+        &mut self,
+        w: W,
+        topo: &Topology,
+        species: &Species,
+        inputs: &UnitInputs,
+        flows: &Flows,
+        storage: &mut Storage,
+        quality: &mut Quality,
+        clock: &Clock,
+        diag: &mut Diagnostics,
+    ) {
+        let ns = w.n();
         self.conserved = species.conserved;
         let nu = topo.n_units();
         let dt = clock.dt_h;
@@ -164,25 +187,27 @@ impl QualitySolver {
             };
             self.mixed[u] = c;
         }
-        self.effective_transfer(topo, ns, inputs, storage);
+        self.effective_transfer(w, topo, inputs, storage);
         self.local.resize(nu, usize::MAX);
 
         for (ci, comp) in topo.quality_components.iter().enumerate() {
             let units = &topo.quality_order[comp.start as usize..comp.end as usize];
             if !comp.cyclic {
                 let u = units[0] as usize;
-                self.solve_single(u, topo, ns, flows, quality);
+                self.solve_single(w, u, topo, flows, quality);
                 continue;
             }
-            self.solve_loop(ci, units, topo, ns, flows, quality, clock, diag);
+            self.solve_loop(w, ci, units, topo, flows, quality, clock, diag);
         }
         // End-of-step concentrations of mixed volumes.
         for &u in &self.mixed_units {
             let u = u as usize;
             let m = self.mixed[u];
+            let c0 = &storage.conc[u * ns..(u + 1) * ns];
+            let inlet = &quality.inlet[u * ns..(u + 1) * ns];
+            let c1 = &mut storage.conc_end[u * ns..(u + 1) * ns];
             for s in 0..ns {
-                storage.conc_end[u * ns + s] =
-                    m.b0 * storage.conc[u * ns + s] + m.b_in * quality.inlet[u * ns + s];
+                c1[s] = m.b0 * c0[s] + m.b_in * inlet[s];
             }
         }
     }
@@ -203,13 +228,14 @@ impl QualitySolver {
 
     /// Fills the step's effective transfer `(τ, λ)` of every port and species from the rules,
     /// the units' inputs and the mixed-volume coefficients.
-    fn effective_transfer(
+    fn effective_transfer<W: Width>(
         &mut self,
+        w: W,
         topo: &Topology,
-        ns: usize,
         inputs: &UnitInputs,
         storage: &Storage,
     ) {
+        let ns = w.n();
         let nc = self.conserved;
         let n = topo.n_ports() * ns;
         self.tau.resize(n, 0.0);
@@ -217,33 +243,51 @@ impl QualitySolver {
         for (p, rule) in self.rules.iter().enumerate() {
             let u = topo.port_unit[p] as usize;
             let base = p * ns;
+            let tau = &mut self.tau[base..base + ns];
+            let lambda = &mut self.lambda[base..base + ns];
+            let in_tau = &inputs.tau[base..base + ns];
+            let in_lambda = &inputs.lambda[base..base + ns];
             for (range, r) in [(0..nc, rule.conserved), (nc..ns, rule.tracer)] {
-                for s in range {
-                    let i = base + s;
-                    (self.tau[i], self.lambda[i]) = match r {
-                        Rule::Const(t, l) => (t, l),
-                        Rule::SourceLambda => (0.0, inputs.lambda[i]),
-                        Rule::Inputs => (inputs.tau[i], inputs.lambda[i]),
-                        Rule::Mixed => {
-                            let m = &self.mixed[u];
-                            (m.a_in, m.a0 * storage.conc[u * ns + s])
+                match r {
+                    Rule::Const(t, l) => {
+                        for s in range {
+                            (tau[s], lambda[s]) = (t, l);
                         }
-                    };
+                    }
+                    Rule::SourceLambda => {
+                        for s in range {
+                            (tau[s], lambda[s]) = (0.0, in_lambda[s]);
+                        }
+                    }
+                    Rule::Inputs => {
+                        for s in range {
+                            (tau[s], lambda[s]) = (in_tau[s], in_lambda[s]);
+                        }
+                    }
+                    Rule::Mixed => {
+                        let m = &self.mixed[u];
+                        let c0 = &storage.conc[u * ns..(u + 1) * ns];
+                        for s in range {
+                            (tau[s], lambda[s]) = (m.a_in, m.a0 * c0[s]);
+                        }
+                    }
                 }
             }
         }
     }
 
-    fn solve_single(
+    fn solve_single<W: Width>(
         &self,
+        w: W,
         u: usize,
         topo: &Topology,
-        ns: usize,
         flows: &Flows,
         quality: &mut Quality,
     ) {
+        let ns = w.n();
         let x = flows.throughput[u];
-        let inlet = &mut quality.inlet[u * ns..(u + 1) * ns];
+        let Quality { inlet, port } = quality;
+        let inlet = &mut inlet[u * ns..(u + 1) * ns];
         inlet.fill(0.0);
         if x > 0.0 && topo.unit_flow[u] != FlowKind::Source {
             for &l in topo.links_into(u) {
@@ -252,7 +296,7 @@ impl QualitySolver {
                     continue;
                 }
                 let p = topo.link_from_port[l as usize] as usize;
-                let cp = &quality.port[p * ns..(p + 1) * ns];
+                let cp = &port[p * ns..(p + 1) * ns];
                 for s in 0..ns {
                     inlet[s] += q * cp[s];
                 }
@@ -261,14 +305,16 @@ impl QualitySolver {
                 *c /= x;
             }
         }
-        self.write_ports(u, topo, ns, quality);
+        self.write_ports(w, u, topo, quality);
     }
 
-    fn write_ports(&self, u: usize, topo: &Topology, ns: usize, quality: &mut Quality) {
-        let inlet = &quality.inlet[u * ns..(u + 1) * ns];
+    fn write_ports<W: Width>(&self, w: W, u: usize, topo: &Topology, quality: &mut Quality) {
+        let ns = w.n();
+        let Quality { inlet, port } = quality;
+        let inlet = &inlet[u * ns..(u + 1) * ns];
         for p in topo.ports_of(u) {
             let base = p * ns;
-            let out = &mut quality.port[base..base + ns];
+            let out = &mut port[base..base + ns];
             let (tau, lambda) = (&self.tau[base..base + ns], &self.lambda[base..base + ns]);
             for s in 0..ns {
                 out[s] = tau[s] * inlet[s] + lambda[s];
@@ -363,17 +409,18 @@ impl QualitySolver {
         clippy::too_many_arguments,
         reason = "internal helper over the step state"
     )]
-    fn solve_loop(
+    fn solve_loop<W: Width>(
         &mut self,
+        w_: W,
         ci: usize,
         units: &[u32],
         topo: &Topology,
-        ns: usize,
         flows: &Flows,
         quality: &mut Quality,
         clock: &Clock,
         diag: &mut Diagnostics,
     ) {
+        let ns = w_.n();
         let k = self.plan(ci, units, topo);
         let order = std::mem::take(&mut self.plans[ci].as_mut().expect("planned").order);
         let n = order.len();
@@ -392,13 +439,18 @@ impl QualitySolver {
                 }
             }
         }
-        // The others in order: c_u = a_u + B_u·c_T.
+        // The others in order: c_u = a_u + B_u·c_T. A unit's sources inside the loop come
+        // earlier in the order (or are tears), so its coefficient block is written from blocks
+        // before it.
+        let blk = ns * w;
         for i in k..n {
             let u = order[i] as usize;
             let x = flows.throughput[u];
             if x <= 0.0 || topo.unit_flow[u] == FlowKind::Source {
                 continue;
             }
+            let (head, tail) = self.coef.split_at_mut(i * blk);
+            let dst = &mut tail[..blk];
             for &l in topo.links_into(u) {
                 let q = flows.link[l as usize];
                 if q == 0.0 {
@@ -407,25 +459,27 @@ impl QualitySolver {
                 let v = topo.link_from[l as usize] as usize;
                 let p = topo.link_from_port[l as usize] as usize;
                 let jv = self.local[v];
-                for s in 0..ns {
-                    let dst = (i * ns + s) * w;
-                    if jv == usize::MAX {
-                        self.coef[dst] += q * quality.port[p * ns + s];
-                    } else {
-                        let (tau, lambda) = (self.tau[p * ns + s], self.lambda[p * ns + s]);
-                        let src = (jv * ns + s) * w;
-                        self.coef[dst] += q * (tau * self.coef[src] + lambda);
+                if jv == usize::MAX {
+                    let cp = &quality.port[p * ns..(p + 1) * ns];
+                    for s in 0..ns {
+                        dst[s * w] += q * cp[s];
+                    }
+                } else {
+                    let src = &head[jv * blk..(jv + 1) * blk];
+                    let tau = &self.tau[p * ns..(p + 1) * ns];
+                    let lambda = &self.lambda[p * ns..(p + 1) * ns];
+                    for s in 0..ns {
+                        let d = &mut dst[s * w..(s + 1) * w];
+                        let sr = &src[s * w..(s + 1) * w];
+                        d[0] += q * (tau[s] * sr[0] + lambda[s]);
                         for b in 1..w {
-                            self.coef[dst + b] += q * tau * self.coef[src + b];
+                            d[b] += q * tau[s] * sr[b];
                         }
                     }
                 }
             }
-            for s in 0..ns {
-                let dst = (i * ns + s) * w;
-                for b in 0..w {
-                    self.coef[dst + b] /= x;
-                }
+            for c in dst.iter_mut() {
+                *c /= x;
             }
         }
         // The tears' own balances: (x_t·e_t − Σ q·τ·B_v)·c_T = Σ q·(τ·a_v + λ) + outside.
@@ -516,7 +570,7 @@ impl QualitySolver {
             }
         }
         for &u in &order {
-            self.write_ports(u as usize, topo, ns, quality);
+            self.write_ports(w_, u as usize, topo, quality);
         }
         for &u in &order {
             self.local[u as usize] = usize::MAX;

@@ -209,8 +209,10 @@ pub fn account_step(
     let grid = factors.grid_kg_per_kwh.at(step) * park.grid_factor;
     let price = factors.electricity_price.at(step) * park.price_factor;
     let mut park_electricity = 0.0;
+    let mut any_leak = false;
     for l in 0..topo.n_links() {
         let q = flows.link[l];
+        any_leak |= flows.leak[l] != 0.0;
         // The pump lifts what it sends, leaks included.
         let e = pumping_kwh(q + flows.leak[l], topo.link_head_m[l], topo.link_eta[l], dt);
         energy.pumping_kwh[l] = e;
@@ -240,8 +242,10 @@ pub fn account_step(
                 ut.exits_m3[k.index()] += flows.port[p] * dt;
             }
             ut.exits_m3[ExitKind::Spill.index()] += flows.spill[p] * dt;
-            for &l in topo.links_of_port(p) {
-                ut.exits_m3[ExitKind::Leak.index()] += flows.leak[l as usize] * dt;
+            if any_leak {
+                for &l in topo.links_of_port(p) {
+                    ut.exits_m3[ExitKind::Leak.index()] += flows.leak[l as usize] * dt;
+                }
             }
         }
         let e = energy.electricity_kwh[u];
@@ -367,8 +371,20 @@ pub struct FlowSums {
 
 impl FlowSums {
     fn accumulate(&mut self, topo: &Topology, species: &Species, flows: &Flows, quality: &Quality) {
+        crate::with_width!(species.conserved, w => self.accumulate_w(w, topo, species, flows, quality))
+    }
+
+    #[inline(never)]
+    fn accumulate_w<W: crate::width::Width>(
+        &mut self,
+        w: W,
+        topo: &Topology,
+        species: &Species,
+        flows: &Flows,
+        quality: &Quality,
+    ) {
         let ns = species.len();
-        let nc = species.conserved;
+        let nc = w.n();
         let (nl, nu) = (topo.n_links(), topo.n_units());
         if self.link_used.len() != nl || self.species != nc {
             self.species = nc;
@@ -379,43 +395,51 @@ impl FlowSums {
         }
         let used = species.used_tracer();
         let nk = ExitKind::ALL.len();
+        let (link_q, link_leak) = (&flows.link[..nl], &flows.leak[..nl]);
+        let (link_port, link_from) = (&topo.link_from_port[..nl], &topo.link_from[..nl]);
+        let (sum_used, sum_leak) = (&mut self.link_used[..nl], &mut self.link_leak[..nl]);
         for l in 0..nl {
-            let q = flows.link[l];
-            let leak = flows.leak[l];
-            let p = topo.link_from_port[l] as usize;
+            let q = link_q[l];
+            let leak = link_leak[l];
+            let p = link_port[l] as usize;
             let c = &quality.port[p * ns..p * ns + ns];
             if let Some(t) = used {
-                self.link_used[l] += q * c[t];
+                sum_used[l] += q * c[t];
             }
-            self.link_leak[l] += leak;
+            let c = &c[..nc];
+            sum_leak[l] += leak;
+            let ls = &mut self.link_species[l * nc..(l + 1) * nc];
             for s in 0..nc {
-                self.link_species[l * nc + s] += q * c[s];
+                ls[s] += q * c[s];
             }
             if leak != 0.0 {
-                let u = topo.link_from[l] as usize;
+                let u = link_from[l] as usize;
                 let base = (u * nk + ExitKind::Leak.index()) * nc;
+                let ex = &mut self.exit_species[base..base + nc];
                 for s in 0..nc {
-                    self.exit_species[base + s] += leak * c[s];
+                    ex[s] += leak * c[s];
                 }
             }
         }
         for u in 0..nu {
             for p in topo.ports_of(u) {
-                let c = &quality.port[p * ns..p * ns + ns];
+                let c = &quality.port[p * ns..p * ns + nc];
                 if let PortRole::Exit(k) = topo.port_role[p] {
                     let q = flows.port[p];
                     if q != 0.0 {
                         let base = (u * nk + k.index()) * nc;
+                        let ex = &mut self.exit_species[base..base + nc];
                         for s in 0..nc {
-                            self.exit_species[base + s] += q * c[s];
+                            ex[s] += q * c[s];
                         }
                     }
                 }
                 let spill = flows.spill[p];
                 if spill != 0.0 {
                     let base = (u * nk + ExitKind::Spill.index()) * nc;
+                    let ex = &mut self.exit_species[base..base + nc];
                     for s in 0..nc {
-                        self.exit_species[base + s] += spill * c[s];
+                        ex[s] += spill * c[s];
                     }
                 }
             }
