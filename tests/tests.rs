@@ -23,3 +23,4 @@ mod units_cooling_tower;
 mod units_library;
 mod units_parks;
 mod units_ro;
+mod twin_salt;
