@@ -241,45 +241,73 @@ fn a_5_sigma_biased_conductivity_meter_is_flagged() {
     }
 }
 
+/// `parktwin replay --out DIR` writes the HTML report and the reconciled conductivity series:
+/// `replay.html` is one self-contained page (no script, no `src`, `href`, `url(` or `@import`
+/// reference, no external style) with the observability, series, gross-error and alarm sections, one SVG chart per
+/// charted meter (three flow meters, two conductivity meters), the conductivity meters' table,
+/// and balanced tags (every `<table>`, `<figure>`, `<svg>` closed); `conductivity.csv` has a
+/// row per conductivity meter and step with a reconciled value for the redundant ones.
 #[test]
-fn tmp_print() {
-    let r = run(&park(), 7);
-    eprintln!("{}", r.salt.to_markdown());
-    let nm = r.set.meters.len();
-    for (m, meter) in r.set.meters.iter().enumerate() {
-        if meter.kind != MeterKind::Conductivity {
-            continue;
-        }
-        let (mut se, mut raw, mut n) = (0.0, 0.0, 0.0);
-        for k in 0..r.salt.steps {
-            let v = r.salt.meter_reconciled[k * nm + m];
-            if v.is_finite() {
-                se += (v - r.truths[k][m]).powi(2);
-                raw += (r.aligned.get(k, m) - r.truths[k][m]).powi(2);
-                n += 1.0;
-            }
-        }
-        eprintln!(
-            "{} truth0 {:.1} sd {} rms rec {:.2} raw {:.2} n {n}",
-            meter.id,
-            r.truths[0][m],
-            meter.sd,
-            (se / n).sqrt(),
-            (raw / n).sqrt()
+fn replay_writes_the_html_report_and_the_conductivity_series() {
+    let file = park();
+    let (set, truths, _) = run_metered(&file, Default::default()).expect("park runs");
+    let readings = synthesize(&truths, &set, 5);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let csv = dir.path().join("readings.csv");
+    let mut bytes = Vec::new();
+    let start = parktwin::parks::twin::readings::start_minutes("2025-07-01T00:00").expect("start");
+    write_csv(&mut bytes, &readings, &set, start).expect("csv");
+    std::fs::write(&csv, bytes).expect("write readings");
+    let out = dir.path().join("replay");
+    parktwin::replay::run_replay(
+        &park_path(),
+        &csv,
+        Some(&out),
+        TestSettings::default(),
+        CusumSettings::default(),
+    )
+    .expect("replay runs");
+    let html = std::fs::read_to_string(out.join("replay.html")).expect("replay.html");
+    assert!(html.starts_with("<!DOCTYPE html>"));
+    for title in [
+        "<h2>Observability</h2>",
+        "<h2>Reconciled and measured series</h2>",
+        "<h2>Gross-error tests</h2>",
+        "<h2>Leak alarms</h2>",
+        "Concentrations (TDS)",
+        "Conductivity meters",
+        "CE-wwtp-in",
+    ] {
+        assert!(html.contains(title), "missing {title}");
+    }
+    // (`xmlns="http://www.w3.org/2000/svg"` names a namespace; it fetches nothing.)
+    for forbidden in ["<script", "src=", "href=", "url(", "<link", "@import"] {
+        assert!(!html.contains(forbidden), "found {forbidden}");
+    }
+    assert_eq!(html.matches("<svg").count(), 5);
+    for tag in ["table", "figure", "svg", "tr"] {
+        let open = html.matches(&format!("<{tag}>")).count()
+            + html.matches(&format!("<{tag} ")).count();
+        assert_eq!(
+            open,
+            html.matches(&format!("</{tag}>")).count(),
+            "unbalanced <{tag}>"
         );
     }
-    let _ = (port_var(&r, "collect", "out"), link(&r.topo, "collect->wwtp"));
-    let _ = (
-        Path::new("x"),
-        SaltRole::Closed,
-        EventSpec::Leak {
-            link: String::new(),
-            m3_per_h: 0.0,
-            from_h: 0.0,
-            to_h: 0.0,
-        },
-        FaultSpec::Stuck,
-    );
-    let _ = write_csv::<Vec<u8>>;
-    let _ = &r.flows;
+    let cond = std::fs::read_to_string(out.join("conductivity.csv")).expect("conductivity.csv");
+    let n_ce = set
+        .meters
+        .iter()
+        .filter(|m| m.kind == MeterKind::Conductivity)
+        .count();
+    assert_eq!(cond.lines().count(), 1 + n_ce * truths.len());
+    let reconciled_rows = cond
+        .lines()
+        .skip(1)
+        .filter(|l| l.contains(",CE-reject,"))
+        .filter(|l| l.split(',').nth(4).is_some_and(|v| v.parse::<f64>().is_ok()))
+        .count();
+    assert_eq!(reconciled_rows, truths.len());
+    let rec = std::fs::read_to_string(out.join("reconciled.csv")).expect("reconciled.csv");
+    assert!(rec.contains(",tds,\"collect.out\","));
 }

@@ -76,6 +76,9 @@ pub fn salt_role(topo: &Topology, inputs: &UnitInputs, u: usize, s: usize, ns: u
     if topo.unit_flow[u] == FlowKind::Source {
         return SaltRole::Source;
     }
+    if topo.unit_quality[u] == QualityKind::Mixed {
+        return SaltRole::Storage;
+    }
     if topo.unit_uses_water[u]
         || inputs.generated_g_per_m3[u * ns + s] != 0.0
         || topo
@@ -91,9 +94,6 @@ pub fn salt_role(topo: &Topology, inputs: &UnitInputs, u: usize, s: usize, ns: u
         matches!(topo.port_role[p], PortRole::Exit(k) if k != ExitKind::Evaporation)
     }) {
         return SaltRole::Exit;
-    }
-    if topo.unit_quality[u] == QualityKind::Mixed {
-        return SaltRole::Storage;
     }
     SaltRole::Closed
 }
