@@ -77,9 +77,7 @@ impl ReplayPage<'_> {
     fn meter_chart(&self, m: usize, rec: &[f64], unit: &str) -> String {
         let nm = self.set.meters.len();
         let steps = self.aligned.steps;
-        let x: Vec<f64> = (0..steps)
-            .map(|k| k as f64 * self.dt_h / 24.0)
-            .collect();
+        let x: Vec<f64> = (0..steps).map(|k| k as f64 * self.dt_h / 24.0).collect();
         let measured: Vec<f64> = (0..steps).map(|k| self.aligned.get(k, m)).collect();
         let reconciled: Vec<f64> = (0..steps)
             .map(|k| rec.get(k * nm + m).copied().unwrap_or(f64::NAN))

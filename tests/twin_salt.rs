@@ -13,7 +13,7 @@ use parktwin::parks::twin::readings::{Aligned, write_csv};
 use parktwin::parks::twin::reconcile::TestSettings;
 use parktwin::parks::twin::replay::{ReplayResult, replay};
 use parktwin::parks::twin::salt::{SaltResult, SaltRole, SaltVar, reconcile_salt};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 fn park_path() -> PathBuf {
     PathBuf::from(concat!(
@@ -201,7 +201,10 @@ fn observability_of_the_concentrations() {
         assert!(o.redundant_meters.contains(&m.to_string()), "{m}: {o:?}");
     }
     assert!(o.determined.contains(&"collect.out".to_string()), "{o:?}");
-    assert!(o.undetermined.contains(&"reclaimed.out".to_string()), "{o:?}");
+    assert!(
+        o.undetermined.contains(&"reclaimed.out".to_string()),
+        "{o:?}"
+    );
     assert_eq!(o.max_redundancy, 2);
 }
 
@@ -286,8 +289,8 @@ fn replay_writes_the_html_report_and_the_conductivity_series() {
     }
     assert_eq!(html.matches("<svg").count(), 5);
     for tag in ["table", "figure", "svg", "tr"] {
-        let open = html.matches(&format!("<{tag}>")).count()
-            + html.matches(&format!("<{tag} ")).count();
+        let open =
+            html.matches(&format!("<{tag}>")).count() + html.matches(&format!("<{tag} ")).count();
         assert_eq!(
             open,
             html.matches(&format!("</{tag}>")).count(),
@@ -305,7 +308,11 @@ fn replay_writes_the_html_report_and_the_conductivity_series() {
         .lines()
         .skip(1)
         .filter(|l| l.contains(",CE-reject,"))
-        .filter(|l| l.split(',').nth(4).is_some_and(|v| v.parse::<f64>().is_ok()))
+        .filter(|l| {
+            l.split(',')
+                .nth(4)
+                .is_some_and(|v| v.parse::<f64>().is_ok())
+        })
         .count();
     assert_eq!(reconciled_rows, truths.len());
     let rec = std::fs::read_to_string(out.join("reconciled.csv")).expect("reconciled.csv");

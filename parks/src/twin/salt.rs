@@ -81,18 +81,17 @@ pub fn salt_role(topo: &Topology, inputs: &UnitInputs, u: usize, s: usize, ns: u
     }
     if topo.unit_uses_water[u]
         || inputs.generated_g_per_m3[u * ns + s] != 0.0
-        || topo
-            .ports_of(u)
-            .any(|p| inputs.lambda[p * ns + s] != 0.0)
+        || topo.ports_of(u).any(|p| inputs.lambda[p * ns + s] != 0.0)
     {
         return SaltRole::AddsSalt;
     }
     if inputs.removed_fraction[u * ns + s] != 0.0 || inputs.solids_fraction[u * ns + s] != 0.0 {
         return SaltRole::RemovesSalt;
     }
-    if topo.ports_of(u).any(|p| {
-        matches!(topo.port_role[p], PortRole::Exit(k) if k != ExitKind::Evaporation)
-    }) {
+    if topo
+        .ports_of(u)
+        .any(|p| matches!(topo.port_role[p], PortRole::Exit(k) if k != ExitKind::Evaporation))
+    {
         return SaltRole::Exit;
     }
     SaltRole::Closed
@@ -188,12 +187,7 @@ struct Solved {
     z_crit: f64,
 }
 
-fn solve(
-    a: &DMatrix<f64>,
-    null: &DMatrix<f64>,
-    rows: &[(usize, f64, f64)],
-    alpha: f64,
-) -> Solved {
+fn solve(a: &DMatrix<f64>, null: &DMatrix<f64>, rows: &[(usize, f64, f64)], alpha: f64) -> Solved {
     let n = a.ncols();
     let nr = rows.len();
     let mut wh = DMatrix::zeros(nr, n);
@@ -624,11 +618,7 @@ pub fn reconcile_salt_of_park(
     link_flows: &[f64],
     tests: TestSettings,
 ) -> Result<Option<SaltResult>, String> {
-    if !set
-        .meters
-        .iter()
-        .any(|m| m.kind == MeterKind::Conductivity)
-    {
+    if !set.meters.iter().any(|m| m.kind == MeterKind::Conductivity) {
         return Ok(None);
     }
     let valid = crate::validate::validate(file).map_err(|e| e.to_string())?;
