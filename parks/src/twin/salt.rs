@@ -2,7 +2,7 @@
 //!
 //! **Bilinearity, handled sequentially.** A salt balance `Σ q_in·c_in − Σ q_out·c_out = 0` is
 //! bilinear in the flows `q` and the concentrations `c`. Following the sequential approach of
-//! Narasimhan & Jordache (2000, ch. 5, bilinear data reconciliation), the flows of a step are
+//! Narasimhan & Jordache (2000, ch. 4, bilinear systems), the flows of a step are
 //! reconciled first ([`super::reconcile`]: the water balances close exactly); with those flows
 //! fixed, every salt balance is *linear* in the concentrations, and the concentrations are
 //! reconciled by the same weighted least squares in the null space of the constraints
