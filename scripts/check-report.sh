@@ -3,6 +3,7 @@
 # headless Chromium (Debian's package, installed here when missing, with a CJK font for the
 # standards' Chinese names), and fails on console errors, network fetches, a blank page or
 # missing charts. Leaves target/report-check/{report.html,dom.html,chromium.log,report.png}.
+# Then the same checks, lighter, on the replay page of the metered park (replay/replay.html).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=target/report-check
@@ -70,3 +71,24 @@ text=$(sed -e 's/<[^>]*>//g' "$out/dom.html" | tr -s ' \n' | wc -c)
 png=$(stat -c %s "$out/report.png")
 [ "$png" -ge 40000 ] || fail "screenshot looks blank ($png bytes)"
 echo "report check passed: $svgs charts, $text characters of text, screenshot $out/report.png ($png bytes)"
+
+# The replay page of the metered park (docs/twin.md): synthetic readings, replay --out, render.
+bin=target/release/parktwin
+"$bin" run scenarios/metered_park.ron --meters "$out/readings.csv" >/dev/null
+"$bin" replay scenarios/metered_park.ron --meters "$out/readings.csv" --out "$out/replay" >/dev/null
+url="file://$PWD/$out/replay/replay.html"
+: >"$out/replay-chromium.log"
+render "$out/replay-chromium.log" "$out/replay-dom.html" --dump-dom "$url"
+if grep -E 'CONSOLE|Uncaught|net::ERR_' "$out/replay-chromium.log" | grep -v 'dbus' >"$out/errors.log"; then
+    cat "$out/errors.log" >&2
+    fail "replay page: console errors or network fetches (see $out/replay-chromium.log)"
+fi
+svgs=$(grep -o '<svg' "$out/replay-dom.html" | wc -l)
+[ "$svgs" -ge 5 ] || fail "replay page: expected at least 5 SVG charts, found $svgs"
+lines=$(grep -o '<polyline' "$out/replay-dom.html" | wc -l)
+[ "$lines" -ge 10 ] || fail "replay page: charts look empty ($lines lines)"
+for title in 'Observability' 'Reconciled and measured series' 'Gross-error tests' 'Leak alarms' \
+    'Concentrations (TDS)' 'Conductivity meters'; do
+    grep -qF "$title" "$out/replay-dom.html" || fail "replay page: missing \"$title\""
+done
+echo "replay page check passed: $svgs charts, $lines lines"

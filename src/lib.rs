@@ -15,6 +15,7 @@ pub mod observe;
 pub mod optimize;
 pub mod output;
 pub mod replay;
+pub mod replay_report;
 pub mod report;
 pub mod run;
 pub mod sankey;

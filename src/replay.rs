@@ -7,12 +7,16 @@
 //! - `observability.json`: determined and undetermined links, redundant and non-redundant
 //!   meters, leak locations with their one-step noise, blind balances;
 //! - `reconciled.csv`: `step,timestamp,item_kind,item,value` with `item_kind` `link_flow`
-//!   (m³/h at the downstream end) or `tank_volume` (m³ at the end of the step); undetermined
-//!   values are empty;
+//!   (m³/h at the downstream end), `tank_volume` (m³ at the end of the step) or `tds` (mg/L,
+//!   reconciled TDS of a port's water or a unit's inlet mix); undetermined values are empty;
+//! - `conductivity.csv`: `step,timestamp,meter,measured_us_per_cm,reconciled_us_per_cm,
+//!   normalised_residual,flagged` for the conductivity meters (reconciled after the flows,
+//!   `parktwin_parks::twin::salt`);
 //! - `meters.csv`: `step,timestamp,meter,measured,reconciled,normalised_residual,flagged`;
 //! - `alarms.csv` and `alarms.json`: leak alarms (location, start, alarm and end time, size,
 //!   standard error, confidence);
-//! - `replay.json` (everything above but the series) and `replay.md` (the report section).
+//! - `replay.json` (everything above but the series), `replay.md` (the report section) and
+//!   `replay.html` (the report page, [`crate::replay_report`]).
 
 use anyhow::{Context, Result, bail};
 use parktwin_engine::sim::Simulation;
@@ -25,6 +29,7 @@ use parktwin_parks::twin::readings::{
 };
 use parktwin_parks::twin::reconcile::TestSettings;
 use parktwin_parks::twin::replay::replay;
+use parktwin_parks::twin::salt::reconcile_salt_of_park;
 use parktwin_parks::validate::validate;
 use std::fmt::Write as _;
 use std::path::Path;
@@ -94,8 +99,13 @@ pub fn run_replay(
     let start = start_minutes(&valid.meta.start).unwrap_or(0.0);
     let (aligned, report) = align(&records, bad, &set, start, valid.meta.steps);
     let r = replay(&valid.topology, &set, &aligned, tests, cusum);
+    let salt = reconcile_salt_of_park(&file, &set, &aligned, &r.link_flows, tests)
+        .map_err(anyhow::Error::msg)?;
     let mut text = report.to_text();
     text.push_str(&r.to_markdown(dt));
+    if let Some(s) = &salt {
+        text.push_str(&s.to_markdown());
+    }
     if let Some(dir) = out {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         let w = |name: &str, bytes: &[u8]| -> Result<()> {
@@ -133,6 +143,37 @@ pub fn run_replay(
                     num(r.tank_volumes[k * nt + i])
                 );
             }
+        }
+        if let Some(sr) = &salt {
+            let nv = sr.vars.len();
+            let nm = set.meters.len();
+            for k in 0..r.steps {
+                let t = ts(k);
+                for (j, label) in sr.var_labels.iter().enumerate() {
+                    let _ = writeln!(s, "{k},{t},tds,\"{label}\",{}", num(sr.tds[k * nv + j]));
+                }
+            }
+            let mut c = String::from(
+                "step,timestamp,meter,measured_us_per_cm,reconciled_us_per_cm,normalised_residual,flagged\n",
+            );
+            for k in 0..r.steps {
+                let t = ts(k);
+                for (m, meter) in set.meters.iter().enumerate() {
+                    if meter.kind != parktwin_parks::twin::meters::MeterKind::Conductivity {
+                        continue;
+                    }
+                    let _ = writeln!(
+                        c,
+                        "{k},{t},{},{},{},{},{}",
+                        meter.id,
+                        num(aligned.get(k, m)),
+                        num(sr.meter_reconciled[k * nm + m]),
+                        num(sr.meter_normalised[k * nm + m]),
+                        u8::from(sr.flagged[k] == Some(m))
+                    );
+                }
+            }
+            w("conductivity.csv", c.as_bytes())?;
         }
         w("reconciled.csv", s.as_bytes())?;
         let nm = set.meters.len();
@@ -186,10 +227,25 @@ pub fn run_replay(
             serde_json::to_string_pretty(&serde_json::json!({
                 "alignment": report,
                 "replay": r,
+                "conductivity": salt,
             }))?
             .as_bytes(),
         )?;
-        w("replay.md", r.to_markdown(dt).as_bytes())?;
+        let mut md = r.to_markdown(dt);
+        if let Some(s) = &salt {
+            md.push_str(&s.to_markdown());
+        }
+        w("replay.md", md.as_bytes())?;
+        let page = crate::replay_report::ReplayPage {
+            park: &file.park.name,
+            start: &valid.meta.start,
+            dt_h: dt,
+            set: &set,
+            aligned: &aligned,
+            flows: &r,
+            salt: salt.as_ref(),
+        };
+        w("replay.html", page.render().as_bytes())?;
         let _ = writeln!(text, "\nresults   {}", dir.display());
     }
     Ok(text)

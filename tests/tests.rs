@@ -19,6 +19,7 @@ mod slurm;
 mod strategies;
 mod target;
 mod twin;
+mod twin_salt;
 mod units_cooling_tower;
 mod units_library;
 mod units_parks;

@@ -1,5 +1,5 @@
 //! The twin's meters, reconciliation, gross-error tests, leak alarms and tamper-evident records
-//! (issue #7), on `scenarios/metered_park.ron` (two weeks, 14 meters).
+//! (issue #7), on `scenarios/metered_park.ron` (two weeks, 20 meters).
 
 use parktwin::parks::load::{ParkFile, from_path};
 use parktwin::parks::schema::EventSpec;

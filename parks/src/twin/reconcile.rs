@@ -46,10 +46,9 @@
 //! told apart: they form one **location** — the segment between meters — which is what leak
 //! alarms name (see [`super::leak`]).
 //!
-//! **Conductivity** makes the salt balance bilinear (`Σ q·c`). It is not reconciled here:
-//! conductivity and pressure readings are passed through. The intended treatment is
-//! sequential — flows first, then concentrations with the reconciled flows fixed, which is
-//! linear again — and is listed as not done in `docs/twin.md`.
+//! **Conductivity** makes the salt balance bilinear (`Σ q·c`). It is not reconciled here but
+//! sequentially after this step, with the reconciled flows fixed, which makes it linear again
+//! (see [`super::salt`]). Pressure readings are passed through (no hydraulic model).
 
 use super::meters::{MeterKind, MeterSet, Site};
 use super::stats::{chi2_quantile, normal_quantile};
@@ -141,7 +140,7 @@ pub struct Model {
 /// Singular values below `RANK_TOL × largest` count as zero.
 const RANK_TOL: f64 = 1e-9;
 
-fn pinv(m: &DMatrix<f64>) -> DMatrix<f64> {
+pub(crate) fn pinv(m: &DMatrix<f64>) -> DMatrix<f64> {
     if m.nrows() == 0 || m.ncols() == 0 {
         return DMatrix::zeros(m.ncols(), m.nrows());
     }
@@ -153,7 +152,7 @@ fn pinv(m: &DMatrix<f64>) -> DMatrix<f64> {
 }
 
 /// An orthonormal basis of the null space of `m` (columns).
-fn null_space(m: &DMatrix<f64>) -> DMatrix<f64> {
+pub(crate) fn null_space(m: &DMatrix<f64>) -> DMatrix<f64> {
     let n = m.ncols();
     let r = m.nrows().max(n);
     // Pad to square so that the SVD returns the full right singular basis.
@@ -176,7 +175,7 @@ fn null_space(m: &DMatrix<f64>) -> DMatrix<f64> {
     out
 }
 
-fn rank(m: &DMatrix<f64>) -> usize {
+pub(crate) fn rank(m: &DMatrix<f64>) -> usize {
     if m.nrows() == 0 || m.ncols() == 0 {
         return 0;
     }

@@ -29,7 +29,8 @@ pub struct Observability {
     pub redundant_meters: Vec<String>,
     /// Flow and level meters that are not redundant (their reading is taken as it is).
     pub non_redundant_meters: Vec<String>,
-    /// Meters reconciliation does not use (conductivity, pressure).
+    /// Meters the flow and level reconciliation does not use (conductivity: see
+    /// [`super::salt`]; pressure).
     pub unused_meters: Vec<String>,
     /// Leak locations that can be told apart.
     pub locations: Vec<Location>,
@@ -282,7 +283,7 @@ impl ReplayResult {
             }
         ));
         t.push_str(&format!(
-            "- Redundant (testable) meters: {}\n- Non-redundant meters: {}\n- Not used by reconciliation: {}\n",
+            "- Redundant (testable) meters: {}\n- Non-redundant meters: {}\n- Not used by the flow reconciliation: {}\n",
             list(&o.redundant_meters),
             list(&o.non_redundant_meters),
             list(&o.unused_meters)
