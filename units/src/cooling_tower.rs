@@ -32,6 +32,14 @@
 //! says when a limit asked for less). The first step, or a step after one without make-up, keeps
 //! the cycles last used.
 //!
+//! **Smart control** (`smart`, [`crate::dosing`]): instead of the cycles above, a controller
+//! reads the basin's conductivity (the start-of-step basin, optionally with a meter's noise) and
+//! pH, computes the basin's LSI and RSI at the hot-water temperature, and sets
+//! `N = clamp(C_set/C_m, min_cycles, cycles)` with `C_set` the basin TDS its model inverse and PI
+//! trim ask for (the LSI/RSI caps do not apply; per-species limits still do); the scale
+//! inhibitor is then dosed on the measured index (`s·c_full·(B + D)`) instead of per m³ of
+//! make-up. Without it every result is what it was before the controller existed.
+//!
 //! The basin and pipework hold `V` m³ as a completely mixed volume (time constant `V/(B + D)`,
 //! typically days), so salts follow the exact mixed-volume closed form; evaporation carries no
 //! species, blowdown and drift carry recirculating water. At steady state the recirculating
@@ -41,7 +49,8 @@
 //! Electricity: circulation pumping `ρ·g·R·H/η` over `circulation_head_m` and `pump_efficiency`,
 //! plus fans at `fan_kw_per_mw` per MW of heat load (DOMAIN.md pumps; fan default 7 kW/MW
 //! [M]: typical mechanical-draft towers draw 5–10 kW per MW rejected). Treatment chemicals and
-//! the scale inhibitor at their doses per m³ of make-up; an annualised capital cost if given.
+//! the scale inhibitor at their doses per m³ of make-up (the inhibitor on the controller's
+//! schedule under smart control); an annualised capital cost if given.
 //! The circulation is booked as recirculated water (repeated use, cooling recirculation KPIs).
 
 use crate::chemistry::max_cycles_by_index;
@@ -163,7 +172,7 @@ pub struct CoolingTower {
     pub cycles_now: f64,
     /// Smart controller of blowdown and inhibitor dose on the measured LSI ([`crate::dosing`]);
     /// `None` keeps the fixed-cycles or conductivity behaviour above, unchanged.
-    pub smart: Option<SmartDosing>,
+    pub smart: Option<Box<SmartDosing>>,
 }
 
 impl CoolingTower {

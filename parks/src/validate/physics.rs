@@ -732,7 +732,8 @@ pub(super) fn cooling_tower(
     ct.smart = s
         .smart_control
         .as_ref()
-        .and_then(|sc| smart_control(c, it, line, s, sc, &ct));
+        .and_then(|sc| smart_control(c, it, line, s, sc, &ct))
+        .map(Box::new);
     ct
 }
 
