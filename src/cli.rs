@@ -210,6 +210,27 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         scripts: Option<PathBuf>,
     },
+    /// Smart dosing and make-up of cooling towers against fixed cycles on the same park and
+    /// drivers: water, chemicals, carbon and the recirculating LSI (docs/dosing.md).
+    Dosing {
+        /// Park file (RON) with a CoolingTower that has smart_control.
+        park: PathBuf,
+        /// Fixed cycles to compare with, comma-separated (default: the tower's design cycles).
+        #[arg(long, value_delimiter = ',')]
+        fixed: Vec<f64>,
+        /// Half-width of the LSI band around the target.
+        #[arg(long, default_value_t = 0.2)]
+        band: f64,
+        /// Hours left out of the index statistics (the start-up).
+        #[arg(long, default_value_t = 72.0)]
+        skip_h: f64,
+        /// Print the comparison as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Write dosing.csv (per-step series) and dosing.md (the table) into this directory.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Minimum fresh water, wastewater and pinch of a park's single-contaminant data by water
     /// cascade analysis (FixedLoad units; processes with an inlet limit for the species).
     Target {
@@ -517,6 +538,24 @@ results   {}
                 submit.display(),
                 o.out.join("results.csv").display()
             ))
+        }
+        Command::Dosing {
+            park,
+            fixed,
+            band,
+            skip_h,
+            json,
+            out,
+        } => {
+            let c = crate::dosing::run(&park, &fixed, band, skip_h)?;
+            if let Some(dir) = &out {
+                crate::dosing::write(dir, &c)?;
+            }
+            emit(&if json {
+                format!("{}\n", serde_json::to_string_pretty(&c)?)
+            } else {
+                c.to_markdown()
+            })
         }
         Command::Target {
             park,

@@ -9,6 +9,7 @@ pub mod atomic;
 pub mod cli;
 pub mod columnar;
 pub mod compare;
+pub mod dosing;
 pub mod geo;
 pub mod ledger_cmd;
 pub mod observe;

@@ -5,6 +5,7 @@ mod bad_input;
 mod common;
 mod crash;
 mod determinism;
+mod dosing;
 mod fuzz_equivalent;
 mod invariants;
 mod kernel;

@@ -1232,6 +1232,7 @@ impl Builder {
                     approach_c: None,
                     capital: None,
                     location: Some(loc(4 + k).into()),
+                    smart_control: None,
                 }));
                 let mut priority = 0;
                 if t.central {

@@ -9,6 +9,7 @@
 
 pub mod build;
 pub mod calendar;
+pub mod dosing;
 pub mod drivers;
 pub mod factors;
 pub mod generate;

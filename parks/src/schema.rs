@@ -595,6 +595,10 @@ pub struct CoolingTowerSpec {
     /// Coordinates.
     #[serde(default)]
     pub location: Option<Vec<f64>>,
+    /// Smart controller of blowdown and inhibitor dose on the measured LSI (none by default;
+    /// see [`crate::dosing`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub smart_control: Option<crate::dosing::SmartControlSpec>,
 }
 
 fn default_drift() -> f64 {

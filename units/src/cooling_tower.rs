@@ -32,6 +32,14 @@
 //! says when a limit asked for less). The first step, or a step after one without make-up, keeps
 //! the cycles last used.
 //!
+//! **Smart control** (`smart`, [`crate::dosing`]): instead of the cycles above, a controller
+//! reads the basin's conductivity (the start-of-step basin, optionally with a meter's noise) and
+//! pH, computes the basin's LSI and RSI at the hot-water temperature, and sets
+//! `N = clamp(C_set/C_m, min_cycles, cycles)` with `C_set` the basin TDS its model inverse and PI
+//! trim ask for (the LSI/RSI caps do not apply; per-species limits still do); the scale
+//! inhibitor is then dosed on the measured index (`s·c_full·(B + D)`) instead of per m³ of
+//! make-up. Without it every result is what it was before the controller existed.
+//!
 //! The basin and pipework hold `V` m³ as a completely mixed volume (time constant `V/(B + D)`,
 //! typically days), so salts follow the exact mixed-volume closed form; evaporation carries no
 //! species, blowdown and drift carry recirculating water. At steady state the recirculating
@@ -41,10 +49,12 @@
 //! Electricity: circulation pumping `ρ·g·R·H/η` over `circulation_head_m` and `pump_efficiency`,
 //! plus fans at `fan_kw_per_mw` per MW of heat load (DOMAIN.md pumps; fan default 7 kW/MW
 //! [M]: typical mechanical-draft towers draw 5–10 kW per MW rejected). Treatment chemicals and
-//! the scale inhibitor at their doses per m³ of make-up; an annualised capital cost if given.
+//! the scale inhibitor at their doses per m³ of make-up (the inhibitor on the controller's
+//! schedule under smart control); an annualised capital cost if given.
 //! The circulation is booked as recirculated water (repeated use, cooling recirculation KPIs).
 
 use crate::chemistry::max_cycles_by_index;
+use crate::dosing::{DosingStep, SmartDosing};
 use crate::economics::{Capital, Chemical};
 use crate::weather::{Weather, WeatherNow, weather_at};
 use crate::{CP_WATER, InitContext, UnitModel};
@@ -54,7 +64,9 @@ use parktwin_engine::network::Topology;
 use parktwin_engine::network::{ExitKind, FlowKind, PortDecl, PortRole, QualityKind};
 use parktwin_engine::record::{RHO_WATER, UnitOutputs, pumping_kwh};
 use parktwin_engine::series::Series;
-use parktwin_engine::state::{Clock, Energy, Flows, Quality, Species, UnitIndex, UnitInputs};
+use parktwin_engine::state::{
+    Clock, Energy, Flows, Quality, Species, Storage, UnitIndex, UnitInputs,
+};
 
 /// Metric rule coefficient for evaporation, 1/°C.
 pub const METRIC_RULE: f64 = 0.00153;
@@ -158,6 +170,9 @@ pub struct CoolingTower {
     pub capital: Capital,
     /// Cycles used in the current step (state).
     pub cycles_now: f64,
+    /// Smart controller of blowdown and inhibitor dose on the measured LSI ([`crate::dosing`]);
+    /// `None` keeps the fixed-cycles or conductivity behaviour above, unchanged.
+    pub smart: Option<Box<SmartDosing>>,
 }
 
 impl CoolingTower {
@@ -197,6 +212,7 @@ impl CoolingTower {
             min_cycles: DEFAULT_MIN_CYCLES,
             capital: Capital::default(),
             cycles_now: cycles,
+            smart: None,
         }
     }
 }
@@ -358,6 +374,7 @@ pub fn demand(
     species: Res<Species>,
     quality: Res<Quality>,
     flows: Res<Flows>,
+    storage: Res<Storage>,
     weather: Option<Res<Weather>>,
     mut inputs: ResMut<UnitInputs>,
     mut diag: ResMut<Diagnostics>,
@@ -370,8 +387,47 @@ pub fn demand(
         let simple = ct.evaporation == Evaporation::MetricRule
             && ct.blowdown == Blowdown::FixedCycles
             && ct.scaling.is_none()
-            && ct.circulation_m3_per_h.is_none();
-        let (e, d, b, m) = if simple {
+            && ct.circulation_m3_per_h.is_none()
+            && ct.smart.is_none();
+        let (e, d, b, m) = if let Some(mut smart) = ct.smart.take() {
+            // The smart controller (crate::dosing): cycles from the measured basin index.
+            let makeup = (clock.step > 0 && flows.throughput[u] > 0.0)
+                .then(|| &quality.inlet[u * ns..u * ns + nc]);
+            let basin = &storage.conc[u * ns..u * ns + nc];
+            let t_hot = hot_water_c(&ct, &w);
+            let measured = smart.measure(basin, t_hot);
+            // Upper bound: the design cycles and any per-species limit on the make-up.
+            let mut n_max = ct.cycles;
+            if let (Some(s), Some(c)) = (&ct.scaling, makeup) {
+                for (k, &lim) in s.limit_mg_per_l.iter().enumerate() {
+                    if lim.is_finite() && c[k] > 0.0 {
+                        n_max = n_max.min(lim / c[k]);
+                    }
+                }
+            }
+            let n = match (&measured, makeup) {
+                (Some(meas), Some(c)) => smart.cycles(meas, c[0], clock.dt_h, ct.min_cycles, n_max),
+                _ => ct.cycles_now.clamp(ct.min_cycles, n_max.max(ct.min_cycles)),
+            };
+            let (lsi, rsi, tds) =
+                measured.map_or((f64::NAN, f64::NAN, f64::NAN), |m| (m.lsi, m.rsi, m.tds));
+            let schedule = measured.map_or(1.0, |m| smart.schedule(m.lsi));
+            smart.log.push(DosingStep {
+                tds_measured_mg_per_l: tds,
+                lsi,
+                rsi,
+                cycles: n,
+                integral: smart.integral,
+                schedule,
+                inhibitor_kg: 0.0,
+            });
+            ct.smart = Some(smart);
+            ct.cycles_now = n;
+            let (r, q_mw) = circulation_and_heat(&ct, clock.step, inputs.load_factor[u]);
+            let e = evaporation(&ct, r, q_mw, &w);
+            let (d, b, m) = drift_blowdown_makeup(&ct, r, e, n);
+            (e, d, b, m)
+        } else if simple {
             // The simple model, in its own arithmetic (results identical to earlier versions).
             let (_, e, d, b, m) =
                 water_terms(&ct, ct.heat_load_mw.at(clock.step) * inputs.load_factor[u]);
@@ -416,14 +472,16 @@ pub fn demand(
 
 /// Account phase: pumps, fans, chemicals, circulation, capital.
 pub fn account(
-    q: Query<(&UnitIndex, &CoolingTower)>,
+    mut q: Query<(&UnitIndex, &mut CoolingTower)>,
     clock: Res<Clock>,
+    topo: Res<Topology>,
     flows: Res<Flows>,
     inputs: Res<UnitInputs>,
     mut energy: ResMut<Energy>,
     mut outputs: ResMut<UnitOutputs>,
 ) {
-    for (i, ct) in &q {
+    for (i, mut ct) in &mut q {
+        let ct = &mut *ct;
         let u = i.get();
         let dt = clock.dt_h;
         ct.capital.book(&mut energy, u, dt);
@@ -450,7 +508,22 @@ pub fn account(
         energy.chemicals_kg[u] += chem;
         energy.chemicals_co2_kg[u] += chem * ct.chemical_co2_per_kg;
         energy.chemicals_cost[u] += chem * ct.chemical_yuan_per_kg;
-        if let Some((c, _)) = &ct.inhibitor {
+        if let Some(smart) = &mut ct.smart {
+            // Inhibitor on the measured index: s·c_full·(B + D) (crate::dosing).
+            let p0 = topo.ports_of(u).start;
+            let bd_m3 =
+                flows.throughput[u] * (inputs.port_share[p0] + inputs.port_share[p0 + 2]) * dt;
+            let sched = smart.log.last().map(|l| l.schedule);
+            if let (Some(chem), Some(sv)) = (&smart.inhibitor, sched) {
+                let kg = smart.dose_kg(sv, bd_m3);
+                energy.chemicals_kg[u] += kg;
+                energy.chemicals_co2_kg[u] += kg * chem.co2_per_kg;
+                energy.chemicals_cost[u] += kg * chem.yuan_per_kg;
+                if let Some(last) = smart.log.last_mut() {
+                    last.inhibitor_kg = kg;
+                }
+            }
+        } else if let Some((c, _)) = &ct.inhibitor {
             c.book(&mut energy, u, makeup);
         }
         outputs.recirculated_m3[u] += r * dt;

@@ -19,6 +19,7 @@ pub mod chemistry;
 pub mod cooling_tower;
 pub mod crystalliser;
 pub mod discharge;
+pub mod dosing;
 pub mod economics;
 pub mod generator;
 pub mod junction;

@@ -638,7 +638,7 @@ pub(super) fn cooling_tower(
             ),
         )
     });
-    CoolingTower {
+    let mut ct = CoolingTower {
         heat_load_mw: heat,
         circulation_m3_per_h: circ,
         range_c: c.num(it, line, "range_c", s.range_c, 0.0, true, 50.0),
@@ -727,7 +727,118 @@ pub(super) fn cooling_tower(
         min_cycles,
         capital: capital(c, it, line, &s.capital),
         cycles_now: cycles,
+        smart: None,
+    };
+    ct.smart = s
+        .smart_control
+        .as_ref()
+        .and_then(|sc| smart_control(c, it, line, s, sc, &ct))
+        .map(Box::new);
+    ct
+}
+
+/// Resolves a cooling tower's smart controller (`smart_control`; see [`crate::dosing`]).
+fn smart_control(
+    c: &mut Checker<'_>,
+    it: &str,
+    line: Option<usize>,
+    s: &CoolingTowerSpec,
+    sc: &crate::dosing::SmartControlSpec,
+    ct: &CoolingTower,
+) -> Option<parktwin_units::dosing::SmartDosing> {
+    let f = |name: &str| format!("smart_control.{name}");
+    if s.blowdown != BlowdownSpec::FixedCycles {
+        c.err(
+            format!("{it}.smart_control"),
+            line,
+            "smart_control replaces blowdown control: leave blowdown at FixedCycles".into(),
+        );
     }
+    let species = ct
+        .scaling
+        .as_ref()
+        .and_then(|sl| sl.calcium.zip(sl.alkalinity));
+    if species.is_none() {
+        c.err(
+            format!("{it}.smart_control"),
+            line,
+            "the controller computes the LSI: give scaling with its calcium and alkalinity species"
+                .into(),
+        );
+    }
+    let lsi_target = c.num(it, line, &f("lsi_target"), sc.lsi_target, -5.0, false, 5.0);
+    let lsi_u = match sc.lsi_uninhibited {
+        Some(l) => c.num(it, line, &f("lsi_uninhibited"), l, -5.0, false, 5.0),
+        None => ct.scaling.as_ref().and_then(|sl| sl.lsi_max).unwrap_or(0.5),
+    };
+    let credit = ct.inhibitor.as_ref().map_or(0.0, |(_, k)| *k);
+    if lsi_target > lsi_u + credit {
+        c.err(
+            format!("{it}.smart_control.lsi_target"),
+            line,
+            format!(
+                "target LSI {lsi_target} is above the inhibited limit {} (un-inhibited limit {lsi_u} + inhibitor credit {credit})",
+                lsi_u + credit
+            ),
+        );
+    }
+    let full = match sc.inhibitor_full_mg_per_l {
+        Some(v) => c.num(it, line, &f("inhibitor_full_mg_per_l"), v, 0.0, false, 1e4),
+        None => ct
+            .inhibitor
+            .as_ref()
+            .map_or(0.0, |(chem, _)| 1000.0 * chem.kg_per_m3 * ct.cycles),
+    };
+    let sensor = match &sc.sensor {
+        None => None,
+        Some(id) => {
+            let m = c.file.park.meters.iter().find(|m| &m.id == id).cloned();
+            match m {
+                Some(m) if m.kind == crate::twin::meters::MeterKind::Conductivity => {
+                    Some(parktwin_units::dosing::Sensor::new(
+                        m.sd,
+                        m.bias,
+                        m.tds_mg_per_l_per_us_per_cm,
+                        sc.sensor_seed,
+                    ))
+                }
+                _ => {
+                    c.err(
+                        format!("{it}.smart_control.sensor"),
+                        line,
+                        format!("{id:?} is not a declared Conductivity meter"),
+                    );
+                    None
+                }
+            }
+        }
+    };
+    let (calcium, alkalinity) = species?;
+    Some(parktwin_units::dosing::SmartDosing {
+        lsi_target,
+        gain_p: c.num(it, line, &f("gain_p"), sc.gain_p, 0.0, false, 10.0),
+        integral_h: c.num(it, line, &f("integral_h"), sc.integral_h, 0.0, false, 1e5),
+        integral_max: c.num(
+            it,
+            line,
+            &f("integral_max"),
+            sc.integral_max,
+            0.0,
+            false,
+            5.0,
+        ),
+        lsi_uninhibited: lsi_u,
+        lsi_inhibited: lsi_u + credit,
+        inhibitor_full_mg_per_l: full,
+        inhibitor: ct.inhibitor.as_ref().map(|(chem, _)| chem.clone()),
+        calcium,
+        alkalinity,
+        ph: ct.scaling.as_ref().and_then(|sl| sl.ph),
+        sensor,
+        integral: 0.0,
+        saturated: 0,
+        log: Vec::new(),
+    })
 }
 
 /// Resolves a unit of the physics library.
