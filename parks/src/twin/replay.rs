@@ -301,18 +301,7 @@ impl ReplayResult {
             self.global_failures,
             100.0 * self.global_failures as f64 / self.steps.max(1) as f64
         ));
-        t.push_str("| meter | tested steps | flagged steps | mean normalised residual | persistence z | suspect |\n|---|---|---|---|---|---|\n");
-        for m in &self.meters {
-            t.push_str(&format!(
-                "| {} | {} | {} | {:.2} | {:.1} | {} |\n",
-                m.meter,
-                m.tested_steps,
-                m.flagged_steps,
-                m.mean_normalised_residual,
-                m.persistence_z,
-                if m.suspect { "yes" } else { "" }
-            ));
-        }
+        t.push_str(&meter_table(&self.meters));
         t.push_str(&format!(
             "\nLeak alarms (CUSUM κ = {}, h = {}): {}\n\n",
             self.cusum.k,
@@ -345,4 +334,24 @@ fn list(v: &[String]) -> String {
     } else {
         v.join(", ")
     }
+}
+
+/// The Markdown table of meter verdicts (flow and level meters here, conductivity meters in
+/// [`super::salt`]).
+pub(crate) fn meter_table(meters: &[MeterVerdict]) -> String {
+    let mut t = String::from(
+        "| meter | tested steps | flagged steps | mean normalised residual | persistence z | suspect |\n|---|---|---|---|---|---|\n",
+    );
+    for m in meters {
+        t.push_str(&format!(
+            "| {} | {} | {} | {:.2} | {:.1} | {} |\n",
+            m.meter,
+            m.tested_steps,
+            m.flagged_steps,
+            m.mean_normalised_residual,
+            m.persistence_z,
+            if m.suspect { "yes" } else { "" }
+        ));
+    }
+    t
 }

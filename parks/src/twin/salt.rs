@@ -571,18 +571,7 @@ impl SaltResult {
             self.steps, self.tested_steps, self.global_failures, self.max_relative_residual
         ));
         if !self.meters.is_empty() {
-            t.push_str("| meter | tested steps | flagged steps | mean normalised residual | persistence z | suspect |\n|---|---|---|---|---|---|\n");
-            for m in &self.meters {
-                t.push_str(&format!(
-                    "| {} | {} | {} | {:.2} | {:.1} | {} |\n",
-                    m.meter,
-                    m.tested_steps,
-                    m.flagged_steps,
-                    m.mean_normalised_residual,
-                    m.persistence_z,
-                    if m.suspect { "yes" } else { "" }
-                ));
-            }
+            t.push_str(&super::replay::meter_table(&self.meters));
         }
         t
     }
