@@ -6,6 +6,7 @@ mod common;
 mod crash;
 mod determinism;
 mod fuzz_equivalent;
+mod horizon;
 mod invariants;
 mod kernel;
 mod kpi;
