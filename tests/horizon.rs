@@ -251,3 +251,58 @@ fn a_scenario_selects_horizon_and_bad_windows_are_named() {
         assert!(bad.contains(item) && bad.contains("out of range"), "{bad}");
     }
 }
+
+/// An annual permit seen ahead: a cheap well (20 m³/h, permit 60 m³) and city water capped at
+/// 10 m³/h; the mill needs 10 m³/h in hours 0–5 and 20 m³/h in hours 6–8. By hand: `optimal`
+/// spends the permit in hours 0–5 (well 60 m³), so in hours 6–8 the city's 10 m³/h is all there
+/// is: 3 infeasible steps, 30 m³ unmet, city 30 m³. `horizon` (9-step window) keeps 30 m³ of
+/// the permit for the shift: well 30 m³ in hours 0–5 and 30 m³ in hours 6–8 (60 m³), city
+/// 30 m³ in hours 0–5 and 30 m³ in hours 6–8 (60 m³), nothing unmet. Absolute tolerance 1e-6 m³.
+#[test]
+fn an_annual_permit_is_kept_for_the_hours_that_need_it() {
+    let text = |strategy: &str| {
+        format!(
+            r#"Park(
+        name: "permit", time: (steps: 9),
+        units: [
+            Source(id: "well", kind: Groundwater, cap_m3_per_h: 20.0, annual_cap_m3: 60.0,
+                   price_yuan_per_m3: 1.0),
+            Source(id: "city", kind: Municipal, cap_m3_per_h: 10.0, price_yuan_per_m3: 4.0),
+            Process(id: "mill", production_per_h: Hourly([10.0, 10.0, 10.0, 10.0, 10.0, 10.0, 20.0, 20.0, 20.0]),
+                    water_m3_per_unit: 1.0, consumptive_fraction: 0.5),
+            Discharge(id: "out"),
+        ],
+        links: [(from: "well", to: "mill"), (from: "city", to: "mill", priority: 10),
+                (from: "mill.waste", to: "out")],
+        strategy: (name: "{strategy}", weights: (fresh_water: 0.0, money: 1.0), horizon: (steps: 9)),
+    )"#
+        )
+    };
+    let (_, o) = run_text(&text("optimal"), false);
+    let (_, h) = run_text(&text("horizon"), false);
+    assert_eq!(o.diagnostics.get("infeasible"), Some(&3));
+    assert!(
+        (o.water_m3.unmet_demand - 30.0).abs() < 1e-6,
+        "{}",
+        o.water_m3.unmet_demand
+    );
+    assert!((withdrawn(&o, "well") - 60.0).abs() < 1e-6);
+    assert!((withdrawn(&o, "city") - 30.0).abs() < 1e-6);
+    assert_closes(&h, "permit");
+    assert_eq!(h.diagnostics.get("infeasible"), None);
+    assert!(
+        h.water_m3.unmet_demand.abs() < 1e-6,
+        "{}",
+        h.water_m3.unmet_demand
+    );
+    assert!(
+        (withdrawn(&h, "well") - 60.0).abs() < 1e-6,
+        "{}",
+        withdrawn(&h, "well")
+    );
+    assert!(
+        (withdrawn(&h, "city") - 60.0).abs() < 1e-6,
+        "{}",
+        withdrawn(&h, "city")
+    );
+}

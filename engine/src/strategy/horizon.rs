@@ -64,7 +64,9 @@
 //! applied: the forecasts omit noise, events and the exact tank and quality dynamics, so a plan
 //! drifts from the state it was made for, and re-planning from the actual state costs one LP
 //! per step. With `every = k` (`1 ≤ k ≤ H`) the plans of the window's first `k` steps are
-//! applied in turn (each realised on that step's actual inputs) before the next solve.
+//! applied in turn (each realised on that step's actual inputs) before the next solve; a held
+//! plan whose realisation leaves any demand unmet (its pulls were planned on forecast demands)
+//! is dropped and the window is solved again from the actual state at that step.
 //!
 //! # Infeasible windows
 //!
@@ -131,6 +133,8 @@ pub struct Horizon {
     pub solved_windows: usize,
     /// Steps allocated by the one-step fallback.
     pub fallback_steps: usize,
+    /// Steps allocated by a held plan (`every > 1`).
+    pub held_steps: usize,
 }
 
 /// A solved window: per window step, link flows and port flows; slacks when relaxed.
@@ -159,6 +163,7 @@ impl Horizon {
             withdrawn_m3: Vec::new(),
             solved_windows: 0,
             fallback_steps: 0,
+            held_steps: 0,
         }
     }
 
@@ -559,8 +564,14 @@ impl CouplingStrategy for Horizon {
             .solved_at
             .map(|s| step.saturating_sub(s))
             .filter(|&o| o > 0 && o < self.plans.len());
-        if let Some(o) = held {
+        // A held plan is kept only while it still meets every demand; otherwise (actual
+        // demands away from the forecast) the window is solved again from the actual state.
+        let kept = held.is_some_and(|o| {
             self.realiser.realise(&self.plans[o], ctx, flows, diag);
+            flows.unmet.iter().all(|&u| u <= 0.0)
+        });
+        if kept {
+            self.held_steps += 1;
         } else {
             match self.solve(ctx, false, n) {
                 Ok(win) => {
