@@ -61,7 +61,7 @@ pub enum Command {
         /// Seed of the synthetic readings' noise.
         #[arg(long, default_value_t = 1)]
         meter_seed: u64,
-        /// Coupling strategy: priority, fixed or optimal (default: the park's own).
+        /// Coupling strategy: priority, fixed, optimal or horizon (default: the park's own).
         #[arg(long, value_name = "NAME")]
         strategy: Option<String>,
     },

@@ -321,6 +321,7 @@ fn optimal_never_takes_more_fresh_water_than_priority() {
                 storage: Some(0.0),
             },
             fresh_sources: None,
+            horizon: None,
         };
         let config = optimal_config(&spec, &v);
         let tally = Arc::new(Mutex::new(Tally::default()));

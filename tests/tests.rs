@@ -7,6 +7,7 @@ mod crash;
 mod determinism;
 mod dosing;
 mod fuzz_equivalent;
+mod horizon;
 mod invariants;
 mod kernel;
 mod kpi;

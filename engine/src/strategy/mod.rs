@@ -9,11 +9,15 @@
 //! - [`fixed::Fixed`] (`fixed`): the design splits of the first step, held;
 //! - [`optimal::Optimal`] (`optimal`): a linear program per step over the engine's flow problem
 //!   (fresh water, CO2e and money weighted), with the pooling part fixed as in water-network
-//!   synthesis and a fallback to the priority cascade on an infeasible step.
+//!   synthesis and a fallback to the priority cascade on an infeasible step;
+//! - [`horizon::Horizon`] (`horizon`): the same LP over a rolling window of `H` steps with tank
+//!   volumes and annual permits linking them, forecasts from the park's driver series, and a
+//!   fallback to `optimal` on an infeasible window.
 //!
 //! A researcher's strategy needs none of this: `examples/custom_strategy.rs` implements the
 //! trait in one file and runs it on a park without touching the engine.
 
 pub mod fixed;
+pub mod horizon;
 pub mod optimal;
 pub mod realise;

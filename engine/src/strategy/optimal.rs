@@ -122,11 +122,11 @@ pub struct OptimalConfig {
     pub electricity_yuan_per_kwh: Series,
 }
 
-const EPS: f64 = 1e-7;
-const M_SPILL: f64 = 10.0;
-const M_OVER: f64 = 1e4;
-const M_UNMET: f64 = 1e3;
-const M_QUALITY: f64 = 1.0;
+pub(crate) const EPS: f64 = 1e-7;
+pub(crate) const M_SPILL: f64 = 10.0;
+pub(crate) const M_OVER: f64 = 1e4;
+pub(crate) const M_UNMET: f64 = 1e3;
+pub(crate) const M_QUALITY: f64 = 1.0;
 
 /// The per-step LP strategy (see the module docs).
 #[derive(Debug)]
@@ -165,7 +165,7 @@ impl Optimal {
 
     /// Concentration (mg/L) assumed for species `k` of the water leaving port `p` (see the
     /// module docs on pooling).
-    fn stream_conc(ctx: &AllocationContext<'_>, p: usize, k: usize) -> f64 {
+    pub(crate) fn stream_conc(ctx: &AllocationContext<'_>, p: usize, k: usize) -> f64 {
         let ns = ctx.species.len();
         let w = ctx.topo.port_unit[p] as usize;
         let lim = ctx.inputs.accept_limit[w * ns + k];
