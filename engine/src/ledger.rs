@@ -123,11 +123,17 @@ impl StepTerms {
             &mut self.outflow,
             &mut self.generated,
             &mut self.removed,
-            &mut self.storage_change,
-            &mut self.stored,
         ] {
             v.clear();
             v.resize(n, 0.0);
+        }
+        // Storage terms are assigned, not summed, and only for mixed volumes, whose set the
+        // topology fixes: every other entry stays zero from the first step on.
+        for v in [&mut self.storage_change, &mut self.stored] {
+            if v.len() != n {
+                v.clear();
+                v.resize(n, 0.0);
+            }
         }
     }
 

@@ -210,20 +210,27 @@ pub fn account_step(
     let price = factors.electricity_price.at(step) * park.price_factor;
     let mut park_electricity = 0.0;
     let mut any_leak = false;
-    for l in 0..topo.n_links() {
-        let q = flows.link[l];
-        any_leak |= flows.leak[l] != 0.0;
+    let nl = topo.n_links();
+    let (link_q, link_leak) = (&flows.link[..nl], &flows.leak[..nl]);
+    let (head, eta) = (&topo.link_head_m[..nl], &topo.link_eta[..nl]);
+    let link_from = &topo.link_from[..nl];
+    let pumping = &mut energy.pumping_kwh[..nl];
+    let links = &mut summary.links[..nl];
+    let units = &mut summary.units;
+    for l in 0..nl {
+        let q = link_q[l];
+        any_leak |= link_leak[l] != 0.0;
         // The pump lifts what it sends, leaks included.
-        let e = pumping_kwh(q + flows.leak[l], topo.link_head_m[l], topo.link_eta[l], dt);
-        energy.pumping_kwh[l] = e;
-        let t = &mut summary.links[l];
+        let e = pumping_kwh(q + link_leak[l], head[l], eta[l], dt);
+        pumping[l] = e;
+        let t = &mut links[l];
         t.volume_m3 += q * dt;
         t.max_flow_m3_per_h = t.max_flow_m3_per_h.max(q);
         t.pumping_kwh += e;
         park_electricity += e;
         // Pumping is charged to the unit that sends the water.
-        let u = topo.link_from[l] as usize;
-        let ut = &mut summary.units[u];
+        let u = link_from[l] as usize;
+        let ut = &mut units[u];
         ut.electricity_kwh += e;
         ut.carbon.electricity += e * grid;
         ut.cost.electricity += e * price;
