@@ -138,7 +138,7 @@ pub struct Horizon {
 }
 
 /// A solved window: per window step, link flows and port flows; slacks when relaxed.
-struct Window {
+pub(crate) struct Window {
     link: Vec<Vec<f64>>,
     port: Vec<Vec<f64>>,
     /// `(window step, unit, m³/h short)`.
@@ -167,364 +167,13 @@ impl Horizon {
         }
     }
 
-    /// Forecast target of unit `u` at absolute step `s` (window step ≥ 1).
-    fn target_at(&self, ctx: &AllocationContext<'_>, u: usize, s: usize) -> f64 {
-        if ctx.topo.unit_flow[u] == FlowKind::Tank {
-            return self.config.refill_m3_per_h.get(u).copied().unwrap_or(0.0);
-        }
-        match self.config.target.get(u) {
-            Some(Some(series)) => series.at(s),
-            _ => ctx.inputs.target[u],
-        }
-        .max(0.0)
-    }
-
-    /// Forecast availability of source `u` at absolute step `s` (window step ≥ 1).
-    fn supply_at(&self, ctx: &AllocationContext<'_>, u: usize, s: usize) -> f64 {
-        match self.config.supply.get(u) {
-            Some(Some(series)) => series.at(s).min(ctx.inputs.supply_cap[u]),
-            _ => ctx.inputs.supply_avail[u],
-        }
-        .max(0.0)
-    }
-
     fn solve(
         &self,
         ctx: &AllocationContext<'_>,
         relaxed: bool,
         n: usize,
     ) -> Result<Window, String> {
-        let topo = ctx.topo;
-        let inputs = ctx.inputs;
-        let (nu, nl, np) = (topo.n_units(), topo.n_links(), topo.n_ports());
-        let ns = ctx.species.len();
-        let step = ctx.clock.step;
-        let dt = ctx.clock.dt_h;
-        let cfg = &self.config.optimal;
-        let w = cfg.weights;
-        let mut vars = ProblemVariables::new();
-        let mut objective = Expression::with_capacity(n * (nl + np));
-        let mut constraints = Vec::new();
-        let mut q: Vec<Vec<Variable>> = Vec::with_capacity(n);
-        let mut spill_vars: Vec<Vec<(usize, Variable)>> = Vec::with_capacity(n);
-        let mut short_vars: Vec<(usize, usize, Variable)> = Vec::new();
-        let mut over_vars: Vec<(usize, usize, usize, Variable)> = Vec::new();
-        // Per tank: Σ_{τ<t} e_{u,τ}, the volume change so far over Δt.
-        let mut cum: Vec<Expression> = vec![Expression::with_capacity(0); nu];
-        // Per source with a permit: withdrawal over the window steps of this permit year.
-        let year = |s: usize| (s as f64 * dt / PERMIT_YEAR_H).floor();
-        let mut permit: Vec<Expression> = vec![Expression::with_capacity(0); nu];
-        for t in 0..n {
-            let s = step + t;
-            let elec =
-                w.co2e * cfg.grid_kg_per_kwh.at(s) + w.money * cfg.electricity_yuan_per_kwh.at(s);
-            let mut qt: Vec<Variable> = Vec::with_capacity(nl);
-            for l in 0..nl {
-                let (from, to) = (topo.link_from[l] as usize, topo.link_to[l] as usize);
-                let open = inputs.online[from] && inputs.online[to];
-                let ub = if open { topo.link_cap[l] } else { 0.0 };
-                let v = vars.add(variable().min(0.0).max(ub));
-                let mut c =
-                    EPS + pumping_kwh(1.0, topo.link_head_m[l], topo.link_eta[l], 1.0) * elec;
-                if topo.unit_flow[from] == FlowKind::Source {
-                    let fresh = if cfg.fresh.get(from).copied().unwrap_or(false) {
-                        1.0
-                    } else {
-                        0.0
-                    };
-                    c += w.fresh_water * fresh
-                        + w.money * cfg.price_yuan_per_m3.get(from).copied().unwrap_or(0.0)
-                        + w.co2e * cfg.co2_kg_per_m3.get(from).copied().unwrap_or(0.0);
-                }
-                objective.add_mul(c, v);
-                qt.push(v);
-            }
-            let mut spills: Vec<(usize, Variable)> = Vec::new();
-            let inflow = |u: usize| -> Expression {
-                let mut e = Expression::with_capacity(4);
-                for &l in topo.links_into(u) {
-                    e.add_mul(1.0, qt[l as usize]);
-                }
-                e
-            };
-            for u in 0..nu {
-                let kind = topo.unit_flow[u];
-                let online = inputs.online[u];
-                let target = match (online, t) {
-                    (false, _) => 0.0,
-                    (true, 0) => inputs.target[u].max(0.0),
-                    (true, _) => self.target_at(ctx, u, s),
-                };
-                // Supply ports: availability (a tank's from its planned volume after step 0).
-                for p in topo.ports_of(u) {
-                    if topo.port_role[p] == PortRole::Supply && !topo.links_of_port(p).is_empty() {
-                        let mut e = Expression::with_capacity(4);
-                        for &l in topo.links_of_port(p) {
-                            e.add_mul(1.0, qt[l as usize]);
-                        }
-                        if kind == FlowKind::Source && year(s) == year(step) {
-                            permit[u].add_mul(dt, e.clone());
-                        }
-                        if !online {
-                            constraints.push(e.leq(0.0));
-                        } else if t == 0 {
-                            constraints.push(e.leq(inputs.supply_avail[u].max(0.0)));
-                        } else if kind == FlowKind::Tank {
-                            let qmax = self
-                                .config
-                                .max_outflow_m3_per_h
-                                .get(u)
-                                .copied()
-                                .unwrap_or(f64::INFINITY);
-                            if qmax.is_finite() {
-                                constraints.push(e.clone().leq(qmax));
-                            }
-                            let mut v = e;
-                            v.add_mul(-1.0, cum[u].clone());
-                            let room = (ctx.storage.volume[u] - ctx.storage.minimum[u]) / dt;
-                            constraints.push(v.leq(room.max(0.0)));
-                        } else {
-                            constraints.push(e.leq(self.supply_at(ctx, u, s)));
-                        }
-                    }
-                }
-                if kind == FlowKind::Source {
-                    continue;
-                }
-                let x = inflow(u);
-                let mut pulled = Expression::with_capacity(4);
-                for &l in topo.pulled_into(u) {
-                    pulled.add_mul(1.0, qt[l as usize]);
-                }
-                let mut overflow: Option<Variable> = None;
-                match kind {
-                    FlowKind::Demand => {
-                        if relaxed {
-                            let sl = vars.add(variable().min(0.0));
-                            objective.add_mul(M_UNMET, sl);
-                            short_vars.push((t, u, sl));
-                            constraints.push((x.clone() + sl).eq(target));
-                        } else {
-                            constraints.push(x.clone().eq(target));
-                        }
-                    }
-                    FlowKind::Accept => constraints.push(pulled.leq(target)),
-                    FlowKind::Tank => {
-                        constraints.push(pulled.leq(target));
-                        let o = vars.add(variable().min(0.0));
-                        objective.add_mul(M_OVER, o);
-                        let exit_share: f64 = topo
-                            .ports_of(u)
-                            .filter(|&p| matches!(topo.port_role[p], PortRole::Exit(_)))
-                            .map(|p| inputs.port_share[p])
-                            .sum();
-                        let mut e = Expression::with_capacity(8);
-                        e.add_mul(1.0 - exit_share, x.clone());
-                        for p in topo.ports_of(u) {
-                            if topo.port_role[p] == PortRole::Supply {
-                                for &l in topo.links_of_port(p) {
-                                    e.add_mul(-1.0, qt[l as usize]);
-                                }
-                            }
-                        }
-                        e.add_mul(-1.0, o);
-                        // Terminal value: −ω·(V_T − V_0)/Δt = −ω·Σ_t e_t.
-                        if w.storage != 0.0 {
-                            objective.add_mul(-w.storage, e.clone());
-                        }
-                        let room = (ctx.storage.capacity[u] - ctx.storage.volume[u]) / dt;
-                        if t == 0 {
-                            constraints.push(e.clone().leq(room));
-                            cum[u] = e;
-                        } else {
-                            cum[u].add_mul(1.0, e);
-                            constraints.push(cum[u].clone().leq(room));
-                        }
-                        overflow = Some(o);
-                    }
-                    FlowKind::Source => {}
-                }
-                // Driven and overflow ports.
-                for p in topo.ports_of(u) {
-                    let links = topo.links_of_port(p);
-                    if links.is_empty() {
-                        continue;
-                    }
-                    let y: Expression = match topo.port_role[p] {
-                        PortRole::Driven => {
-                            let mut e = Expression::with_capacity(4);
-                            e.add_mul(inputs.port_share[p], x.clone());
-                            e
-                        }
-                        PortRole::Overflow => match overflow {
-                            Some(o) => Expression::from(o),
-                            None => continue,
-                        },
-                        _ => continue,
-                    };
-                    if topo.port_split[p] {
-                        for &l in links {
-                            let sl = vars.add(variable().min(0.0));
-                            objective.add_mul(M_SPILL, sl);
-                            let mut rhs = Expression::with_capacity(4);
-                            rhs.add_mul(topo.link_split[l as usize], y.clone());
-                            constraints.push((Expression::from(qt[l as usize]) + sl).eq(rhs));
-                        }
-                    } else {
-                        let sl = vars.add(variable().min(0.0));
-                        objective.add_mul(M_SPILL, sl);
-                        spills.push((p, sl));
-                        let mut e = Expression::from(sl);
-                        for &l in links {
-                            e.add_mul(1.0, qt[l as usize]);
-                        }
-                        constraints.push(e.eq(y));
-                    }
-                }
-                // Inlet quality (conserved species with a limit), at held concentrations.
-                for k in 0..ctx.species.conserved {
-                    let lim = inputs.accept_limit[u * ns + k];
-                    if !lim.is_finite() || topo.links_into(u).is_empty() {
-                        continue;
-                    }
-                    let mut e = Expression::with_capacity(4);
-                    for &l in topo.links_into(u) {
-                        let p = topo.link_from_port[l as usize] as usize;
-                        e.add_mul(Optimal::stream_conc(ctx, p, k) - lim, qt[l as usize]);
-                    }
-                    if relaxed {
-                        let v = vars.add(variable().min(0.0));
-                        objective.add_mul(M_QUALITY, v);
-                        over_vars.push((t, u, k, v));
-                        e.add_mul(-1.0, v);
-                    }
-                    constraints.push(e.leq(0.0));
-                }
-            }
-            q.push(qt);
-            spill_vars.push(spills);
-        }
-        // Annual permits over the window (a one-step window has its permit in the offer).
-        if n > 1 {
-            self.permit_constraints(ctx, permit, &mut constraints);
-        }
-        let mut model = vars.minimise(objective).using(microlp);
-        for c in constraints {
-            model.add_constraint(c);
-        }
-        let solved = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| model.solve()))
-            .map_err(|_| "the LP solver panicked".to_string())?
-            .map_err(|e| match e {
-                ResolutionError::Infeasible => "the window LP is infeasible".to_string(),
-                ResolutionError::Unbounded => "the window LP is unbounded".to_string(),
-                other => format!("the LP solver failed: {other}"),
-            })?;
-        let mut link = Vec::with_capacity(n);
-        let mut port = Vec::with_capacity(n);
-        for t in 0..n {
-            let lt: Vec<f64> = q[t].iter().map(|&v| solved.value(v).max(0.0)).collect();
-            if lt.iter().any(|v| !v.is_finite()) {
-                return Err("the LP solver returned a non-finite flow".to_string());
-            }
-            let mut pt = vec![0.0; np];
-            for (p, sl) in &spill_vars[t] {
-                pt[*p] = solved.value(*sl).max(0.0);
-            }
-            for (l, v) in lt.iter().enumerate() {
-                pt[topo.link_from_port[l] as usize] += v;
-            }
-            link.push(lt);
-            port.push(pt);
-        }
-        let short = short_vars
-            .iter()
-            .map(|&(t, u, sl)| (t, u, solved.value(sl)))
-            .filter(|&(_, u, v)| v > 1e-9 * inputs.target[u].max(1.0))
-            .collect();
-        let over = over_vars
-            .iter()
-            .map(|&(t, u, k, v)| (t, u, k, solved.value(v)))
-            .filter(|&(_, _, _, v)| v > 1e-6)
-            .collect();
-        Ok(Window {
-            link,
-            port,
-            short,
-            over,
-        })
-    }
-
-    /// `Σ withdrawal·Δt ≤ permit − withdrawn` for each source with a finite annual permit.
-    fn permit_constraints(
-        &self,
-        ctx: &AllocationContext<'_>,
-        permit: Vec<Expression>,
-        constraints: &mut Vec<good_lp::Constraint>,
-    ) {
-        for (u, e) in permit.into_iter().enumerate() {
-            let cap = self
-                .config
-                .annual_cap_m3
-                .get(u)
-                .copied()
-                .unwrap_or(f64::INFINITY);
-            if ctx.topo.unit_flow[u] != FlowKind::Source || !cap.is_finite() {
-                continue;
-            }
-            let used = self.withdrawn_m3.get(u).copied().unwrap_or(0.0);
-            constraints.push(e.leq((cap - used).max(0.0)));
-        }
-    }
-
-    /// The plan of window step `t`: fractions of each pushed port's flow, amounts pulled.
-    fn plan(ctx: &AllocationContext<'_>, win: &Window, t: usize) -> Plan {
-        let topo = ctx.topo;
-        let link = (0..topo.n_links())
-            .map(|l| {
-                let p = topo.link_from_port[l] as usize;
-                match topo.port_role[p] {
-                    PortRole::Supply => win.link[t][l],
-                    _ => {
-                        let y = win.port[t][p];
-                        if y > 0.0 { win.link[t][l] / y } else { 0.0 }
-                    }
-                }
-            })
-            .collect();
-        Plan {
-            link,
-            pull: PullMode::Amount,
-        }
-    }
-
-    /// Why the strict window failed, from the relaxed one.
-    fn cause(&self, ctx: &AllocationContext<'_>, error: &str, n: usize) -> String {
-        let topo = ctx.topo;
-        let step = ctx.clock.step;
-        match self.solve(ctx, true, n) {
-            Ok(r) if !r.short.is_empty() || !r.over.is_empty() => {
-                let mut parts: Vec<String> = r
-                    .short
-                    .iter()
-                    .take(5)
-                    .map(|&(t, u, v)| {
-                        format!("{} short {v:.3} m³/h at step {}", topo.unit_id[u], step + t)
-                    })
-                    .collect();
-                parts.extend(r.over.iter().take(5).map(|&(t, u, k, v)| {
-                    format!(
-                        "{} over its {} limit by {:.3} kg/h at step {}",
-                        topo.unit_id[u],
-                        ctx.species.names[k],
-                        v / 1000.0,
-                        step + t
-                    )
-                }));
-                format!("{error}: {}", parts.join("; "))
-            }
-            Ok(_) => format!("{error} (the relaxed LP needs no slack: numerical trouble)"),
-            Err(e) => format!("{error}; relaxed: {e}"),
-        }
+        solve_window(&self.config, &self.withdrawn_m3, ctx, relaxed, n)
     }
 
     /// Books this step's withdrawals against the sources' permits (restarted every 8,760 h,
@@ -545,6 +194,403 @@ impl Horizon {
                 self.withdrawn_m3[u] += flows.throughput[u] * clock.dt_h;
             }
         }
+    }
+}
+
+impl HorizonConfig {
+    /// The configuration of a one-step window: the per-step LP of `optimal` (no forecast is
+    /// read in a window's first step, and a one-step window has no permit constraint).
+    pub fn one_step(optimal: OptimalConfig) -> Self {
+        Self {
+            optimal,
+            steps: 1,
+            every: 1,
+            target: Vec::new(),
+            supply: Vec::new(),
+            annual_cap_m3: Vec::new(),
+            max_outflow_m3_per_h: Vec::new(),
+            refill_m3_per_h: Vec::new(),
+        }
+    }
+
+    /// Forecast target of unit `u` at absolute step `s` (window step ≥ 1).
+    fn target_at(&self, ctx: &AllocationContext<'_>, u: usize, s: usize) -> f64 {
+        if ctx.topo.unit_flow[u] == FlowKind::Tank {
+            return self.refill_m3_per_h.get(u).copied().unwrap_or(0.0);
+        }
+        match self.target.get(u) {
+            Some(Some(series)) => series.at(s),
+            _ => ctx.inputs.target[u],
+        }
+        .max(0.0)
+    }
+
+    /// Forecast availability of source `u` at absolute step `s` (window step ≥ 1).
+    fn supply_at(&self, ctx: &AllocationContext<'_>, u: usize, s: usize) -> f64 {
+        match self.supply.get(u) {
+            Some(Some(series)) => series.at(s).min(ctx.inputs.supply_cap[u]),
+            _ => ctx.inputs.supply_avail[u],
+        }
+        .max(0.0)
+    }
+}
+
+/// "LP" for one step, "window LP" for more (in error messages).
+fn lp_name(n: usize) -> &'static str {
+    if n > 1 { "window LP" } else { "LP" }
+}
+
+/// Solves the flow LP over a window of `n` steps from this one (`n = 1`: the LP of
+/// `optimal`); `withdrawn` is each source's withdrawal so far in its permit year (read only
+/// when `n > 1`). With `relaxed`, demands and inlet limits get penalised slacks, whose values
+/// say why the strict problem failed.
+pub(crate) fn solve_window(
+    config: &HorizonConfig,
+    withdrawn: &[f64],
+    ctx: &AllocationContext<'_>,
+    relaxed: bool,
+    n: usize,
+) -> Result<Window, String> {
+    let topo = ctx.topo;
+    let inputs = ctx.inputs;
+    let (nu, nl, np) = (topo.n_units(), topo.n_links(), topo.n_ports());
+    let ns = ctx.species.len();
+    let step = ctx.clock.step;
+    let dt = ctx.clock.dt_h;
+    let cfg = &config.optimal;
+    let w = cfg.weights;
+    let mut vars = ProblemVariables::new();
+    let mut objective = Expression::with_capacity(n * (nl + np));
+    let mut constraints = Vec::new();
+    let mut q: Vec<Vec<Variable>> = Vec::with_capacity(n);
+    let mut spill_vars: Vec<Vec<(usize, Variable)>> = Vec::with_capacity(n);
+    let mut short_vars: Vec<(usize, usize, Variable)> = Vec::new();
+    let mut over_vars: Vec<(usize, usize, usize, Variable)> = Vec::new();
+    // Per tank: Σ_{τ<t} e_{u,τ}, the volume change so far over Δt.
+    let mut cum: Vec<Expression> = vec![Expression::with_capacity(0); nu];
+    // Per source with a permit: withdrawal over the window steps of this permit year.
+    let year = |s: usize| (s as f64 * dt / PERMIT_YEAR_H).floor();
+    let mut permit: Vec<Expression> = vec![Expression::with_capacity(0); nu];
+    for t in 0..n {
+        let s = step + t;
+        let elec =
+            w.co2e * cfg.grid_kg_per_kwh.at(s) + w.money * cfg.electricity_yuan_per_kwh.at(s);
+        let mut qt: Vec<Variable> = Vec::with_capacity(nl);
+        for l in 0..nl {
+            let (from, to) = (topo.link_from[l] as usize, topo.link_to[l] as usize);
+            let open = inputs.online[from] && inputs.online[to];
+            let ub = if open { topo.link_cap[l] } else { 0.0 };
+            let v = vars.add(variable().min(0.0).max(ub));
+            let mut c = EPS + pumping_kwh(1.0, topo.link_head_m[l], topo.link_eta[l], 1.0) * elec;
+            if topo.unit_flow[from] == FlowKind::Source {
+                let fresh = if cfg.fresh.get(from).copied().unwrap_or(false) {
+                    1.0
+                } else {
+                    0.0
+                };
+                c += w.fresh_water * fresh
+                    + w.money * cfg.price_yuan_per_m3.get(from).copied().unwrap_or(0.0)
+                    + w.co2e * cfg.co2_kg_per_m3.get(from).copied().unwrap_or(0.0);
+            }
+            objective.add_mul(c, v);
+            qt.push(v);
+        }
+        let mut spills: Vec<(usize, Variable)> = Vec::new();
+        let inflow = |u: usize| -> Expression {
+            let mut e = Expression::with_capacity(4);
+            for &l in topo.links_into(u) {
+                e.add_mul(1.0, qt[l as usize]);
+            }
+            e
+        };
+        for u in 0..nu {
+            let kind = topo.unit_flow[u];
+            let online = inputs.online[u];
+            let target = match (online, t) {
+                (false, _) => 0.0,
+                (true, 0) => inputs.target[u].max(0.0),
+                (true, _) => config.target_at(ctx, u, s),
+            };
+            // Supply ports: availability (a tank's from its planned volume after step 0).
+            for p in topo.ports_of(u) {
+                if topo.port_role[p] == PortRole::Supply && !topo.links_of_port(p).is_empty() {
+                    let mut e = Expression::with_capacity(4);
+                    for &l in topo.links_of_port(p) {
+                        e.add_mul(1.0, qt[l as usize]);
+                    }
+                    if kind == FlowKind::Source && year(s) == year(step) {
+                        permit[u].add_mul(dt, e.clone());
+                    }
+                    if !online {
+                        constraints.push(e.leq(0.0));
+                    } else if t == 0 {
+                        constraints.push(e.leq(inputs.supply_avail[u].max(0.0)));
+                    } else if kind == FlowKind::Tank {
+                        let qmax = config
+                            .max_outflow_m3_per_h
+                            .get(u)
+                            .copied()
+                            .unwrap_or(f64::INFINITY);
+                        if qmax.is_finite() {
+                            constraints.push(e.clone().leq(qmax));
+                        }
+                        let mut v = e;
+                        v.add_mul(-1.0, cum[u].clone());
+                        let room = (ctx.storage.volume[u] - ctx.storage.minimum[u]) / dt;
+                        constraints.push(v.leq(room.max(0.0)));
+                    } else {
+                        constraints.push(e.leq(config.supply_at(ctx, u, s)));
+                    }
+                }
+            }
+            if kind == FlowKind::Source {
+                continue;
+            }
+            let x = inflow(u);
+            let mut pulled = Expression::with_capacity(4);
+            for &l in topo.pulled_into(u) {
+                pulled.add_mul(1.0, qt[l as usize]);
+            }
+            let mut overflow: Option<Variable> = None;
+            match kind {
+                FlowKind::Demand => {
+                    if relaxed {
+                        let sl = vars.add(variable().min(0.0));
+                        objective.add_mul(M_UNMET, sl);
+                        short_vars.push((t, u, sl));
+                        constraints.push((x.clone() + sl).eq(target));
+                    } else {
+                        constraints.push(x.clone().eq(target));
+                    }
+                }
+                FlowKind::Accept => constraints.push(pulled.leq(target)),
+                FlowKind::Tank => {
+                    constraints.push(pulled.leq(target));
+                    let o = vars.add(variable().min(0.0));
+                    objective.add_mul(M_OVER, o);
+                    let exit_share: f64 = topo
+                        .ports_of(u)
+                        .filter(|&p| matches!(topo.port_role[p], PortRole::Exit(_)))
+                        .map(|p| inputs.port_share[p])
+                        .sum();
+                    let mut e = Expression::with_capacity(8);
+                    e.add_mul(1.0 - exit_share, x.clone());
+                    for p in topo.ports_of(u) {
+                        if topo.port_role[p] == PortRole::Supply {
+                            for &l in topo.links_of_port(p) {
+                                e.add_mul(-1.0, qt[l as usize]);
+                            }
+                        }
+                    }
+                    e.add_mul(-1.0, o);
+                    // Terminal value: −ω·(V_T − V_0)/Δt = −ω·Σ_t e_t.
+                    if w.storage != 0.0 {
+                        objective.add_mul(-w.storage, e.clone());
+                    }
+                    let room = (ctx.storage.capacity[u] - ctx.storage.volume[u]) / dt;
+                    if t == 0 {
+                        constraints.push(e.clone().leq(room));
+                        cum[u] = e;
+                    } else {
+                        cum[u].add_mul(1.0, e);
+                        constraints.push(cum[u].clone().leq(room));
+                    }
+                    overflow = Some(o);
+                }
+                FlowKind::Source => {}
+            }
+            // Driven and overflow ports.
+            for p in topo.ports_of(u) {
+                let links = topo.links_of_port(p);
+                if links.is_empty() {
+                    continue;
+                }
+                let y: Expression = match topo.port_role[p] {
+                    PortRole::Driven => {
+                        let mut e = Expression::with_capacity(4);
+                        e.add_mul(inputs.port_share[p], x.clone());
+                        e
+                    }
+                    PortRole::Overflow => match overflow {
+                        Some(o) => Expression::from(o),
+                        None => continue,
+                    },
+                    _ => continue,
+                };
+                if topo.port_split[p] {
+                    for &l in links {
+                        let sl = vars.add(variable().min(0.0));
+                        objective.add_mul(M_SPILL, sl);
+                        let mut rhs = Expression::with_capacity(4);
+                        rhs.add_mul(topo.link_split[l as usize], y.clone());
+                        constraints.push((Expression::from(qt[l as usize]) + sl).eq(rhs));
+                    }
+                } else {
+                    let sl = vars.add(variable().min(0.0));
+                    objective.add_mul(M_SPILL, sl);
+                    spills.push((p, sl));
+                    let mut e = Expression::from(sl);
+                    for &l in links {
+                        e.add_mul(1.0, qt[l as usize]);
+                    }
+                    constraints.push(e.eq(y));
+                }
+            }
+            // Inlet quality (conserved species with a limit), at held concentrations.
+            for k in 0..ctx.species.conserved {
+                let lim = inputs.accept_limit[u * ns + k];
+                if !lim.is_finite() || topo.links_into(u).is_empty() {
+                    continue;
+                }
+                let mut e = Expression::with_capacity(4);
+                for &l in topo.links_into(u) {
+                    let p = topo.link_from_port[l as usize] as usize;
+                    e.add_mul(Optimal::stream_conc(ctx, p, k) - lim, qt[l as usize]);
+                }
+                if relaxed {
+                    let v = vars.add(variable().min(0.0));
+                    objective.add_mul(M_QUALITY, v);
+                    over_vars.push((t, u, k, v));
+                    e.add_mul(-1.0, v);
+                }
+                constraints.push(e.leq(0.0));
+            }
+        }
+        q.push(qt);
+        spill_vars.push(spills);
+    }
+    // Annual permits over the window (a one-step window has its permit in the offer).
+    if n > 1 {
+        permit_constraints(config, withdrawn, ctx, permit, &mut constraints);
+    }
+    let mut model = vars.minimise(objective).using(microlp);
+    for c in constraints {
+        model.add_constraint(c);
+    }
+    let solved = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| model.solve()))
+        .map_err(|_| "the LP solver panicked".to_string())?
+        .map_err(|e| match e {
+            ResolutionError::Infeasible => format!("the {} is infeasible", lp_name(n)),
+            ResolutionError::Unbounded => format!("the {} is unbounded", lp_name(n)),
+            other => format!("the LP solver failed: {other}"),
+        })?;
+    let mut link = Vec::with_capacity(n);
+    let mut port = Vec::with_capacity(n);
+    for t in 0..n {
+        let lt: Vec<f64> = q[t].iter().map(|&v| solved.value(v).max(0.0)).collect();
+        if lt.iter().any(|v| !v.is_finite()) {
+            return Err("the LP solver returned a non-finite flow".to_string());
+        }
+        let mut pt = vec![0.0; np];
+        for (p, sl) in &spill_vars[t] {
+            pt[*p] = solved.value(*sl).max(0.0);
+        }
+        for (l, v) in lt.iter().enumerate() {
+            pt[topo.link_from_port[l] as usize] += v;
+        }
+        link.push(lt);
+        port.push(pt);
+    }
+    let short = short_vars
+        .iter()
+        .map(|&(t, u, sl)| (t, u, solved.value(sl)))
+        .filter(|&(_, u, v)| v > 1e-9 * inputs.target[u].max(1.0))
+        .collect();
+    let over = over_vars
+        .iter()
+        .map(|&(t, u, k, v)| (t, u, k, solved.value(v)))
+        .filter(|&(_, _, _, v)| v > 1e-6)
+        .collect();
+    Ok(Window {
+        link,
+        port,
+        short,
+        over,
+    })
+}
+
+/// `Σ withdrawal·Δt ≤ permit − withdrawn` for each source with a finite annual permit.
+fn permit_constraints(
+    config: &HorizonConfig,
+    withdrawn: &[f64],
+    ctx: &AllocationContext<'_>,
+    permit: Vec<Expression>,
+    constraints: &mut Vec<good_lp::Constraint>,
+) {
+    for (u, e) in permit.into_iter().enumerate() {
+        let cap = config
+            .annual_cap_m3
+            .get(u)
+            .copied()
+            .unwrap_or(f64::INFINITY);
+        if ctx.topo.unit_flow[u] != FlowKind::Source || !cap.is_finite() {
+            continue;
+        }
+        let used = withdrawn.get(u).copied().unwrap_or(0.0);
+        constraints.push(e.leq((cap - used).max(0.0)));
+    }
+}
+
+/// The plan of window step `t`: fractions of each pushed port's flow, amounts pulled.
+pub(crate) fn window_plan(ctx: &AllocationContext<'_>, win: &Window, t: usize) -> Plan {
+    let topo = ctx.topo;
+    let link = (0..topo.n_links())
+        .map(|l| {
+            let p = topo.link_from_port[l] as usize;
+            match topo.port_role[p] {
+                PortRole::Supply => win.link[t][l],
+                _ => {
+                    let y = win.port[t][p];
+                    if y > 0.0 { win.link[t][l] / y } else { 0.0 }
+                }
+            }
+        })
+        .collect();
+    Plan {
+        link,
+        pull: PullMode::Amount,
+    }
+}
+
+/// Why the strict window failed, from the relaxed one.
+pub(crate) fn window_cause(
+    config: &HorizonConfig,
+    withdrawn: &[f64],
+    ctx: &AllocationContext<'_>,
+    error: &str,
+    n: usize,
+) -> String {
+    let topo = ctx.topo;
+    let step = ctx.clock.step;
+    // A one-step LP's slacks are all of this step: no step to name.
+    let at = |t: usize| {
+        if n > 1 {
+            format!(" at step {}", step + t)
+        } else {
+            String::new()
+        }
+    };
+    match solve_window(config, withdrawn, ctx, true, n) {
+        Ok(r) if !r.short.is_empty() || !r.over.is_empty() => {
+            let mut parts: Vec<String> = r
+                .short
+                .iter()
+                .take(5)
+                .map(|&(t, u, v)| format!("{} short {v:.3} m³/h{}", topo.unit_id[u], at(t)))
+                .collect();
+            parts.extend(r.over.iter().take(5).map(|&(t, u, k, v)| {
+                format!(
+                    "{} over its {} limit by {:.3} kg/h{}",
+                    topo.unit_id[u],
+                    ctx.species.names[k],
+                    v / 1000.0,
+                    at(t)
+                )
+            }));
+            format!("{error}: {}", parts.join("; "))
+        }
+        Ok(_) => format!("{error} (the relaxed LP needs no slack: numerical trouble)"),
+        Err(e) => format!("{error}; relaxed: {e}"),
     }
 }
 
@@ -576,13 +622,13 @@ impl CouplingStrategy for Horizon {
             match self.solve(ctx, false, n) {
                 Ok(win) => {
                     let k = self.config.every.min(n);
-                    self.plans = (0..k).map(|t| Self::plan(ctx, &win, t)).collect();
+                    self.plans = (0..k).map(|t| window_plan(ctx, &win, t)).collect();
                     self.solved_at = Some(step);
                     self.realiser.realise(&self.plans[0], ctx, flows, diag);
                     self.solved_windows += 1;
                 }
                 Err(e) => {
-                    let cause = self.cause(ctx, &e, n);
+                    let cause = window_cause(&self.config, &self.withdrawn_m3, ctx, &e, n);
                     diag.push(DiagnosticKind::Infeasible, step, None, || {
                         format!("horizon: {cause}; the one-step optimal LP allocated this step")
                     });

@@ -56,25 +56,25 @@
 //!
 //! # Realisation and warm starts
 //!
-//! The LP's solution is turned into a [`Plan`] (fractions of each port's flow, amounts pulled)
-//! and realised by the [`Realiser`], which recomputes every flow from the units' port
+//! The LP is built and solved by `horizon`'s window LP over this one step
+//! (`strategy::horizon::solve_window` with `n = 1`): one builder for both strategies, and a
+//! one-step window reads no forecast and has no permit constraint.
+//!
+//! The LP's solution is turned into a plan (fractions of each port's flow, amounts pulled)
+//! and realised by the realiser (`strategy::realise`), which recomputes every flow from the units' port
 //! equations, so each unit's balance is exact to rounding whatever the LP's tolerances.
 //! microlp restarts its simplex each step: its warm start seeds only the incumbent of a
 //! branch-and-bound search (integer problems), not an LP basis, so there is nothing to gain
 //! from it here and none is passed.
 
-use super::realise::{Plan, PullMode, Realiser};
+use super::horizon::{HorizonConfig, solve_window, window_cause, window_plan};
+use super::realise::Realiser;
 use crate::diagnostics::{DiagnosticKind, Diagnostics};
 use crate::flow::{AllocationContext, CouplingStrategy};
-use crate::network::{FlowKind, PortRole};
+use crate::network::FlowKind;
 use crate::priority::Priority;
-use crate::record::pumping_kwh;
 use crate::series::Series;
 use crate::state::Flows;
-use good_lp::{
-    Expression, ProblemVariables, ResolutionError, Solution, SolverModel, Variable, microlp,
-    variable,
-};
 
 /// Weights of the objective.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -131,7 +131,8 @@ pub(crate) const M_QUALITY: f64 = 1.0;
 /// The per-step LP strategy (see the module docs).
 #[derive(Debug)]
 pub struct Optimal {
-    config: OptimalConfig,
+    /// The LP's data as a one-step window of the window LP (`strategy::horizon`).
+    window: HorizonConfig,
     realiser: Realiser,
     fallback: Priority,
     /// Steps solved by the LP.
@@ -140,22 +141,11 @@ pub struct Optimal {
     pub fallback_steps: usize,
 }
 
-/// A solved LP: link flows and, when relaxed, the slacks that were needed.
-struct Solved {
-    link: Vec<f64>,
-    /// Per port: the LP's flow of the port (links + spill), for fractions.
-    port: Vec<f64>,
-    /// `(unit, m³/h short)`.
-    short: Vec<(usize, f64)>,
-    /// `(unit, species, g/h over)`.
-    over: Vec<(usize, usize, f64)>,
-}
-
 impl Optimal {
     /// A new strategy with `config`.
     pub fn new(config: OptimalConfig) -> Self {
         Self {
-            config,
+            window: HorizonConfig::one_step(config),
             realiser: Realiser::default(),
             fallback: Priority::new(),
             solved_steps: 0,
@@ -175,272 +165,6 @@ impl Optimal {
             ctx.previous_quality.port[p * ns + k]
         }
     }
-
-    fn solve(&self, ctx: &AllocationContext<'_>, relaxed: bool) -> Result<Solved, String> {
-        let topo = ctx.topo;
-        let inputs = ctx.inputs;
-        let (nu, nl, np) = (topo.n_units(), topo.n_links(), topo.n_ports());
-        let ns = ctx.species.len();
-        let step = ctx.clock.step;
-        let w = self.config.weights;
-        let mut vars = ProblemVariables::new();
-        let mut objective = Expression::with_capacity(nl + np);
-        let elec = w.co2e * self.config.grid_kg_per_kwh.at(step)
-            + w.money * self.config.electricity_yuan_per_kwh.at(step);
-        let mut q: Vec<Variable> = Vec::with_capacity(nl);
-        for l in 0..nl {
-            let (from, to) = (topo.link_from[l] as usize, topo.link_to[l] as usize);
-            let open = inputs.online[from] && inputs.online[to];
-            let ub = if open { topo.link_cap[l] } else { 0.0 };
-            let v = vars.add(variable().min(0.0).max(ub));
-            let mut c = EPS + pumping_kwh(1.0, topo.link_head_m[l], topo.link_eta[l], 1.0) * elec;
-            if topo.unit_flow[from] == FlowKind::Source {
-                let fresh = if self.config.fresh.get(from).copied().unwrap_or(false) {
-                    1.0
-                } else {
-                    0.0
-                };
-                c += w.fresh_water * fresh
-                    + w.money
-                        * self
-                            .config
-                            .price_yuan_per_m3
-                            .get(from)
-                            .copied()
-                            .unwrap_or(0.0)
-                    + w.co2e * self.config.co2_kg_per_m3.get(from).copied().unwrap_or(0.0);
-            }
-            objective.add_mul(c, v);
-            q.push(v);
-        }
-        let mut constraints = Vec::new();
-        let mut spill_vars: Vec<(usize, Variable)> = Vec::new();
-        let mut short_vars: Vec<(usize, Variable)> = Vec::new();
-        let mut over_vars: Vec<(usize, usize, Variable)> = Vec::new();
-        let inflow = |u: usize| -> Expression {
-            let mut e = Expression::with_capacity(4);
-            for &l in topo.links_into(u) {
-                e.add_mul(1.0, q[l as usize]);
-            }
-            e
-        };
-        for u in 0..nu {
-            let kind = topo.unit_flow[u];
-            let online = inputs.online[u];
-            let target = if online {
-                inputs.target[u].max(0.0)
-            } else {
-                0.0
-            };
-            // Supply ports: availability.
-            for p in topo.ports_of(u) {
-                if topo.port_role[p] == PortRole::Supply && !topo.links_of_port(p).is_empty() {
-                    let avail = if online {
-                        inputs.supply_avail[u].max(0.0)
-                    } else {
-                        0.0
-                    };
-                    let mut e = Expression::with_capacity(4);
-                    for &l in topo.links_of_port(p) {
-                        e.add_mul(1.0, q[l as usize]);
-                    }
-                    constraints.push(e.leq(avail));
-                }
-            }
-            if kind == FlowKind::Source {
-                continue;
-            }
-            let x = inflow(u);
-            let mut pulled = Expression::with_capacity(4);
-            for &l in topo.pulled_into(u) {
-                pulled.add_mul(1.0, q[l as usize]);
-            }
-            let mut overflow: Option<Variable> = None;
-            match kind {
-                FlowKind::Demand => {
-                    if relaxed {
-                        let s = vars.add(variable().min(0.0));
-                        objective.add_mul(M_UNMET, s);
-                        short_vars.push((u, s));
-                        constraints.push((x.clone() + s).eq(target));
-                    } else {
-                        constraints.push(x.clone().eq(target));
-                    }
-                }
-                FlowKind::Accept => constraints.push(pulled.leq(target)),
-                FlowKind::Tank => {
-                    constraints.push(pulled.leq(target));
-                    let o = vars.add(variable().min(0.0));
-                    objective.add_mul(M_OVER, o);
-                    let exit_share: f64 = topo
-                        .ports_of(u)
-                        .filter(|&p| matches!(topo.port_role[p], PortRole::Exit(_)))
-                        .map(|p| inputs.port_share[p])
-                        .sum();
-                    let mut e = Expression::with_capacity(8);
-                    e.add_mul(1.0 - exit_share, x.clone());
-                    for p in topo.ports_of(u) {
-                        if topo.port_role[p] == PortRole::Supply {
-                            for &l in topo.links_of_port(p) {
-                                e.add_mul(-1.0, q[l as usize]);
-                            }
-                        }
-                    }
-                    e.add_mul(-1.0, o);
-                    // Storage value: −ω·ΔV/Δt = −ω·((1 − s_exit)·x − out − o).
-                    if w.storage != 0.0 {
-                        objective.add_mul(-w.storage, e.clone());
-                    }
-                    let dt = ctx.clock.dt_h;
-                    constraints.push(e.leq((ctx.storage.capacity[u] - ctx.storage.volume[u]) / dt));
-                    overflow = Some(o);
-                }
-                FlowKind::Source => {}
-            }
-            // Driven and overflow ports.
-            for p in topo.ports_of(u) {
-                let links = topo.links_of_port(p);
-                if links.is_empty() {
-                    continue;
-                }
-                let y: Expression = match topo.port_role[p] {
-                    PortRole::Driven => {
-                        let mut e = Expression::with_capacity(4);
-                        e.add_mul(inputs.port_share[p], x.clone());
-                        e
-                    }
-                    PortRole::Overflow => match overflow {
-                        Some(o) => Expression::from(o),
-                        None => continue,
-                    },
-                    _ => continue,
-                };
-                if topo.port_split[p] {
-                    for &l in links {
-                        let s = vars.add(variable().min(0.0));
-                        objective.add_mul(M_SPILL, s);
-                        let mut rhs = Expression::with_capacity(4);
-                        rhs.add_mul(topo.link_split[l as usize], y.clone());
-                        constraints.push((Expression::from(q[l as usize]) + s).eq(rhs));
-                    }
-                } else {
-                    let s = vars.add(variable().min(0.0));
-                    objective.add_mul(M_SPILL, s);
-                    spill_vars.push((p, s));
-                    let mut e = Expression::from(s);
-                    for &l in links {
-                        e.add_mul(1.0, q[l as usize]);
-                    }
-                    constraints.push(e.eq(y));
-                }
-            }
-            // Inlet quality (conserved species with a limit).
-            {
-                for k in 0..ctx.species.conserved {
-                    let lim = inputs.accept_limit[u * ns + k];
-                    if !lim.is_finite() || topo.links_into(u).is_empty() {
-                        continue;
-                    }
-                    let mut e = Expression::with_capacity(4);
-                    for &l in topo.links_into(u) {
-                        let p = topo.link_from_port[l as usize] as usize;
-                        e.add_mul(Self::stream_conc(ctx, p, k) - lim, q[l as usize]);
-                    }
-                    if relaxed {
-                        let v = vars.add(variable().min(0.0));
-                        objective.add_mul(M_QUALITY, v);
-                        over_vars.push((u, k, v));
-                        e.add_mul(-1.0, v);
-                    }
-                    constraints.push(e.leq(0.0));
-                }
-            }
-        }
-        let mut model = vars.minimise(objective).using(microlp);
-        for c in constraints {
-            model.add_constraint(c);
-        }
-        let solved = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| model.solve()))
-            .map_err(|_| "the LP solver panicked".to_string())?
-            .map_err(|e| match e {
-                ResolutionError::Infeasible => "the LP is infeasible".to_string(),
-                ResolutionError::Unbounded => "the LP is unbounded".to_string(),
-                other => format!("the LP solver failed: {other}"),
-            })?;
-        let link: Vec<f64> = q.iter().map(|&v| solved.value(v).max(0.0)).collect();
-        if link.iter().any(|v| !v.is_finite()) {
-            return Err("the LP solver returned a non-finite flow".to_string());
-        }
-        let mut port = vec![0.0; np];
-        for (p, s) in &spill_vars {
-            port[*p] = solved.value(*s).max(0.0);
-        }
-        for l in 0..nl {
-            port[topo.link_from_port[l] as usize] += link[l];
-        }
-        let short = short_vars
-            .iter()
-            .map(|&(u, s)| (u, solved.value(s)))
-            .filter(|&(u, v)| v > 1e-9 * inputs.target[u].max(1.0))
-            .collect();
-        let over = over_vars
-            .iter()
-            .map(|&(u, k, v)| (u, k, solved.value(v)))
-            .filter(|&(_, _, v)| v > 1e-6)
-            .collect();
-        Ok(Solved {
-            link,
-            port,
-            short,
-            over,
-        })
-    }
-
-    /// The plan of a solved LP: fractions of each pushed port's flow, amounts pulled.
-    fn plan(ctx: &AllocationContext<'_>, solved: &Solved) -> Plan {
-        let topo = ctx.topo;
-        let link = (0..topo.n_links())
-            .map(|l| {
-                let p = topo.link_from_port[l] as usize;
-                match topo.port_role[p] {
-                    PortRole::Supply => solved.link[l],
-                    _ => {
-                        let y = solved.port[p];
-                        if y > 0.0 { solved.link[l] / y } else { 0.0 }
-                    }
-                }
-            })
-            .collect();
-        Plan {
-            link,
-            pull: PullMode::Amount,
-        }
-    }
-
-    /// Why the strict LP failed, from the relaxed one.
-    fn cause(&self, ctx: &AllocationContext<'_>, error: &str) -> String {
-        let topo = ctx.topo;
-        match self.solve(ctx, true) {
-            Ok(r) if !r.short.is_empty() || !r.over.is_empty() => {
-                let mut parts: Vec<String> = r
-                    .short
-                    .iter()
-                    .map(|&(u, v)| format!("{} short {v:.3} m³/h", topo.unit_id[u]))
-                    .collect();
-                parts.extend(r.over.iter().map(|&(u, k, v)| {
-                    format!(
-                        "{} over its {} limit by {:.3} kg/h",
-                        topo.unit_id[u],
-                        ctx.species.names[k],
-                        v / 1000.0
-                    )
-                }));
-                format!("{error}: {}", parts.join("; "))
-            }
-            Ok(_) => format!("{error} (the relaxed LP needs no slack: numerical trouble)"),
-            Err(e) => format!("{error}; relaxed: {e}"),
-        }
-    }
 }
 
 impl CouplingStrategy for Optimal {
@@ -449,14 +173,15 @@ impl CouplingStrategy for Optimal {
     }
 
     fn allocate(&mut self, ctx: &AllocationContext<'_>, flows: &mut Flows, diag: &mut Diagnostics) {
-        match self.solve(ctx, false) {
+        // The LP is the window LP of `horizon` over this step alone.
+        match solve_window(&self.window, &[], ctx, false, 1) {
             Ok(solved) => {
-                let plan = Self::plan(ctx, &solved);
+                let plan = window_plan(ctx, &solved, 0);
                 self.realiser.realise(&plan, ctx, flows, diag);
                 self.solved_steps += 1;
             }
             Err(e) => {
-                let cause = self.cause(ctx, &e);
+                let cause = window_cause(&self.window, &[], ctx, &e, 1);
                 diag.push(DiagnosticKind::Infeasible, ctx.clock.step, None, || {
                     format!("optimal: {cause}; the priority cascade allocated this step")
                 });
