@@ -172,44 +172,7 @@ pub enum Command {
     },
     /// Write Slurm batch scripts that run a scenario's sweep as a job array of shards and merge
     /// them when every shard has succeeded (see docs/slurm.md).
-    Slurm {
-        /// Scenario file (RON).
-        scenario: PathBuf,
-        /// Number of shards: array tasks 0 to N − 1, task K runs `sweep --shard K/N`.
-        #[arg(long, value_name = "N")]
-        shards: usize,
-        /// Output directory on the shared filesystem: shard K writes OUT/shard-K, the merge
-        /// writes OUT itself.
-        #[arg(long)]
-        out: PathBuf,
-        /// CPUs per array task; the shard runs that many worker threads.
-        #[arg(long, default_value_t = 1, value_name = "C")]
-        cpus_per_task: usize,
-        /// Memory per task (Slurm's --mem, e.g. 4G); the cluster's default when absent.
-        #[arg(long, value_name = "M")]
-        mem: Option<String>,
-        /// Time limit per task (Slurm's --time, e.g. 02:00:00); the partition's default when absent.
-        #[arg(long, value_name = "T")]
-        time: Option<String>,
-        /// Partition; the cluster's default when absent.
-        #[arg(long, value_name = "P")]
-        partition: Option<String>,
-        /// Account to charge; the user's default when absent.
-        #[arg(long, value_name = "A")]
-        account: Option<String>,
-        /// Job name (default parktwin-<scenario name>; the merge job adds -merge).
-        #[arg(long, value_name = "NAME")]
-        job_name: Option<String>,
-        /// Directory of the job logs (default: SCRIPTS/logs).
-        #[arg(long, value_name = "DIR")]
-        logs: Option<PathBuf>,
-        /// The parktwin binary the jobs run (default: this one).
-        #[arg(long, value_name = "PATH")]
-        binary: Option<PathBuf>,
-        /// Where the scripts are written (default: OUT/slurm).
-        #[arg(long, value_name = "DIR")]
-        scripts: Option<PathBuf>,
-    },
+    Slurm(crate::slurm::SlurmArgs),
     /// Smart dosing and make-up of cooling towers against fixed cycles on the same park and
     /// drivers: water, chemicals, carbon and the recirculating LSI (docs/dosing.md).
     Dosing {
@@ -495,34 +458,8 @@ pub fn execute(cli: Cli) -> Result<()> {
                 failed
             ))
         }
-        Command::Slurm {
-            scenario,
-            shards,
-            out,
-            cpus_per_task,
-            mem,
-            time,
-            partition,
-            account,
-            job_name,
-            logs,
-            binary,
-            scripts,
-        } => {
-            let o = crate::slurm::SlurmOptions::resolve(crate::slurm::SlurmArgs {
-                scenario,
-                shards,
-                out,
-                cpus_per_task,
-                mem,
-                time,
-                partition,
-                account,
-                job_name,
-                logs,
-                binary,
-                scripts,
-            })?;
+        Command::Slurm(args) => {
+            let o = crate::slurm::SlurmOptions::resolve(args)?;
             let [array, merge, submit] = crate::slurm::write(&o)?;
             emit(&format!(
                 "{} cases in {} shards

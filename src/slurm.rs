@@ -71,31 +71,43 @@ pub struct SlurmScripts {
 }
 
 /// Command-line values of `parktwin slurm` before paths are made absolute.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, clap::Args)]
 pub struct SlurmArgs {
-    /// Scenario file.
+    /// Scenario file (RON).
     pub scenario: PathBuf,
-    /// Number of shards.
+    /// Number of shards: array tasks 0 to N − 1, task K runs `sweep --shard K/N`.
+    #[arg(long, value_name = "N")]
     pub shards: usize,
-    /// Output directory.
+    /// Output directory on the shared filesystem: shard K writes OUT/shard-K, the merge
+    /// writes OUT itself.
+    #[arg(long)]
     pub out: PathBuf,
-    /// CPUs per task.
+    /// CPUs per array task; the shard runs that many worker threads.
+    #[arg(long, default_value_t = 1, value_name = "C")]
     pub cpus_per_task: usize,
-    /// Memory per task.
+    /// Memory per task (Slurm's --mem, e.g. 4G); the cluster's default when absent.
+    #[arg(long, value_name = "M")]
     pub mem: Option<String>,
-    /// Time limit per task.
+    /// Time limit per task (Slurm's --time, e.g. 02:00:00); the partition's default when absent.
+    #[arg(long, value_name = "T")]
     pub time: Option<String>,
-    /// Partition.
+    /// Partition; the cluster's default when absent.
+    #[arg(long, value_name = "P")]
     pub partition: Option<String>,
-    /// Account.
+    /// Account to charge; the user's default when absent.
+    #[arg(long, value_name = "A")]
     pub account: Option<String>,
-    /// Job name (default `parktwin-<scenario name>`).
+    /// Job name (default parktwin-<scenario name>; the merge job adds -merge).
+    #[arg(long, value_name = "NAME")]
     pub job_name: Option<String>,
-    /// Log directory (default `OUT/slurm/logs`).
+    /// Directory of the job logs (default: SCRIPTS/logs).
+    #[arg(long, value_name = "DIR")]
     pub logs: Option<PathBuf>,
-    /// Binary (default: this parktwin).
+    /// The parktwin binary the jobs run (default: this one).
+    #[arg(long, value_name = "PATH")]
     pub binary: Option<PathBuf>,
-    /// Scripts directory (default `OUT/slurm`).
+    /// Where the scripts are written (default: OUT/slurm).
+    #[arg(long, value_name = "DIR")]
     pub scripts: Option<PathBuf>,
 }
 
