@@ -79,13 +79,7 @@ fn allocate(
     };
     strategy.0.allocate(&ctx, &mut flows, &mut diag);
     // Chokepoint: a non-finite flow is quarantined by skipping the step's movements.
-    let bad = flows
-        .link
-        .iter()
-        .chain(flows.throughput.iter())
-        .chain(flows.port.iter())
-        .any(|v| !v.is_finite());
-    if bad {
+    if !all_finite(&flows.link) || !all_finite(&flows.throughput) || !all_finite(&flows.port) {
         let u = (0..topo.n_units())
             .find(|&u| !flows.throughput[u].is_finite())
             .map(|u| topo.unit_id[u].clone());
@@ -100,6 +94,56 @@ fn allocate(
         flows.leak.fill(0.0);
     }
     let step = clock.step;
+    // Most steps meet every demand and spill nothing: one branch-free scan each decides
+    // whether the per-item loops that name the units are needed.
+    if any_positive(&flows.unmet) {
+        unmet_diagnostics(&topo, &inputs, &flows, step, &mut diag);
+    }
+    if any_positive(&flows.spill) {
+        spill_diagnostics(&topo, &flows, step, &mut diag);
+    }
+}
+
+/// `true` when every value is finite: `x·0` is 0 for a finite `x` and NaN otherwise, so the
+/// sum of those products is 0 exactly when all are finite (no overflow is possible). Four
+/// independent partial sums let the compiler vectorise the scan.
+fn all_finite(v: &[f64]) -> bool {
+    let mut acc = [0.0f64; 4];
+    let chunks = v.chunks_exact(4);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for k in 0..4 {
+            acc[k] += c[k] * 0.0;
+        }
+    }
+    for (k, &x) in rest.iter().enumerate() {
+        acc[k] += x * 0.0;
+    }
+    (acc[0] + acc[1] + acc[2] + acc[3]) == 0.0
+}
+
+/// `true` when some value is above zero (NaN is not), scanned without early exit so the
+/// compiler can vectorise it.
+fn any_positive(v: &[f64]) -> bool {
+    let mut hit = [false; 4];
+    let chunks = v.chunks_exact(4);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for k in 0..4 {
+            hit[k] |= c[k] > 0.0;
+        }
+    }
+    rest.iter().any(|&x| x > 0.0) || hit.iter().any(|&h| h)
+}
+
+/// Unmet-demand diagnostics, one per unit short of its target.
+fn unmet_diagnostics(
+    topo: &Topology,
+    inputs: &UnitInputs,
+    flows: &Flows,
+    step: usize,
+    diag: &mut Diagnostics,
+) {
     for u in 0..topo.n_units() {
         if flows.unmet[u] > 0.0 {
             let (unmet, target) = (flows.unmet[u], inputs.target[u]);
@@ -118,6 +162,10 @@ fn allocate(
             );
         }
     }
+}
+
+/// Unroutable-water diagnostics, one per port that spilled more than round-off.
+fn spill_diagnostics(topo: &Topology, flows: &Flows, step: usize, diag: &mut Diagnostics) {
     for p in 0..topo.n_ports() {
         let spill = flows.spill[p];
         if spill > 1e-9 * flows.port[p].max(1e-9) {
@@ -193,7 +241,32 @@ fn solve(
             }
         }
     }
-    // Inlet quality against what each unit accepts.
+    // Inlet quality against what each unit accepts. Most steps have no excess anywhere: one
+    // branch-free scan over every unit and species decides whether the loop that names them
+    // (and skips units without throughput) is needed.
+    let n = topo.n_units() * species.len();
+    let (limits, inlets) = (&inputs.accept_limit[..n], &quality.inlet[..n]);
+    let mut excess = [false; 4];
+    for (k, (&limit, &c)) in limits.iter().zip(inlets).enumerate() {
+        excess[k & 3] |= c > limit * (1.0 + 1e-6);
+    }
+    if excess.iter().any(|&e| e) {
+        inlet_diagnostics(
+            &topo, &species, &inputs, &flows, &quality, clock.step, &mut diag,
+        );
+    }
+}
+
+/// Inlet-quality diagnostics, one per unit and species above what the unit accepts.
+fn inlet_diagnostics(
+    topo: &Topology,
+    species: &Species,
+    inputs: &UnitInputs,
+    flows: &Flows,
+    quality: &Quality,
+    step: usize,
+    diag: &mut Diagnostics,
+) {
     let ns = species.len();
     for u in 0..topo.n_units() {
         if flows.throughput[u] <= 0.0 {
@@ -205,7 +278,7 @@ fn solve(
             if c > limit * (1.0 + 1e-6) {
                 diag.push(
                     DiagnosticKind::InletQuality,
-                    clock.step,
+                    step,
                     Some(&topo.unit_id[u]),
                     || {
                         format!(
