@@ -1,7 +1,7 @@
 //! Turning [`Driver`]s into step-indexed [`Series`], reading CSV columns relative to the park
 //! file. Errors are plain messages; the caller names the item.
 
-use crate::calendar::{Start, instant};
+use crate::calendar::{Instant, Start, instant};
 use crate::schema::Driver;
 use parktwin_engine::series::Series;
 use std::collections::HashMap;
@@ -16,10 +16,13 @@ pub struct CsvTable {
     errors: Vec<Option<String>>,
 }
 
-/// Reads CSV files once per build.
+/// What sampling drivers shares within one build: CSV files, read once, and the calendar of
+/// the time axis (hour, weekday, month, day of year of every step), computed once instead of
+/// once per driver.
 #[derive(Default, Debug)]
-pub struct CsvCache {
+pub struct DriverCache {
     files: HashMap<PathBuf, Result<CsvTable, String>>,
+    calendar: Option<(Start, u64, usize, Vec<Instant>)>,
 }
 
 fn read_csv(path: &Path) -> Result<CsvTable, String> {
@@ -63,7 +66,20 @@ fn read_csv(path: &Path) -> Result<CsvTable, String> {
     })
 }
 
-impl CsvCache {
+impl DriverCache {
+    /// The calendar instant of every step of `axis`.
+    fn calendar(&mut self, axis: Axis) -> &[Instant] {
+        let key = (axis.start, axis.dt_h.to_bits(), axis.steps);
+        let fresh = matches!(&self.calendar, Some((s, d, n, _)) if (*s, *d, *n) == key);
+        if !fresh {
+            let instants = (0..axis.steps)
+                .map(|k| instant(axis.start, k as f64 * axis.dt_h))
+                .collect();
+            self.calendar = Some((key.0, key.1, key.2, instants));
+        }
+        &self.calendar.as_ref().expect("just filled").3
+    }
+
     fn column(&mut self, path: &Path, column: &str) -> Result<Vec<f64>, String> {
         let table = self
             .files
@@ -105,7 +121,7 @@ pub fn to_series(
     d: &Driver,
     axis: Axis,
     dir: &Path,
-    cache: &mut CsvCache,
+    cache: &mut DriverCache,
 ) -> Result<Series, String> {
     let series = match d {
         Driver::Const(v) => Series::Const(*v),
@@ -158,11 +174,10 @@ pub fn to_series(
                     list[i as usize]
                 }
             };
-            let values: Vec<f64> = (0..axis.steps)
-                .map(|k| {
-                    let t = instant(axis.start, k as f64 * axis.dt_h);
-                    base * f(daily, t.hour) * f(weekly, t.weekday) * f(monthly, t.month)
-                })
+            let values: Vec<f64> = cache
+                .calendar(axis)
+                .iter()
+                .map(|t| base * f(daily, t.hour) * f(weekly, t.weekday) * f(monthly, t.month))
                 .collect();
             Series::Values(values.into())
         }
@@ -173,9 +188,10 @@ pub fn to_series(
             daily_amplitude,
             peak_hour,
         } => {
-            let values: Vec<f64> = (0..axis.steps)
-                .map(|k| {
-                    let t = instant(axis.start, k as f64 * axis.dt_h);
+            let values: Vec<f64> = cache
+                .calendar(axis)
+                .iter()
+                .map(|t| {
                     let d = t.day_of_year as f64 + t.hour_f / 24.0;
                     mean + annual_amplitude * (2.0 * PI * (d - peak_day) / 365.0).cos()
                         + daily_amplitude * (2.0 * PI * (t.hour_f - peak_hour) / 24.0).cos()

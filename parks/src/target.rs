@@ -368,7 +368,7 @@ fn species_value(map: &crate::schema::SpeciesMap, species: &str) -> Option<f64> 
 /// are listed in [`Extraction::notes`]: the analysis covers the classic sink/source problem
 /// only. Expects a park that passed validation.
 pub fn from_park(file: &crate::load::ParkFile, species: &str) -> Result<Extraction, String> {
-    use crate::drivers::{Axis, CsvCache, to_series};
+    use crate::drivers::{Axis, DriverCache, to_series};
     use crate::schema::{Driver, LossSpec, UnitSpec};
     let park = &file.park;
     let start = crate::calendar::parse_start(&park.time.start)
@@ -378,7 +378,7 @@ pub fn from_park(file: &crate::load::ParkFile, species: &str) -> Result<Extracti
         dt_h: park.time.step_h,
         steps: park.time.steps,
     };
-    let mut csv = CsvCache::default();
+    let mut csv = DriverCache::default();
     if !park.species.iter().any(|s| s == species) && species != "tds" {
         return Err(format!(
             "species {species:?} is not declared in the park (declared: {})",

@@ -6,7 +6,7 @@
 //! path into a World is `from_path → validate → build`.
 
 use crate::calendar::{Start, parse_start};
-use crate::drivers::{Axis, CsvCache, to_series};
+use crate::drivers::{Axis, DriverCache, to_series};
 use crate::factors::grid_factor;
 use crate::load::{LoadError, ParkFile, Problem};
 use crate::schema::*;
@@ -98,7 +98,7 @@ struct Checker<'a> {
     problems: Vec<Problem>,
     species: Vec<String>,
     axis: Option<Axis>,
-    csv: CsvCache,
+    csv: DriverCache,
 }
 
 /// A number for a message: huge and tiny magnitudes in exponent form (`1e300`, not 301 digits).
@@ -241,7 +241,7 @@ pub fn validate(file: &ParkFile) -> Result<ValidPark, LoadError> {
         problems: Vec::new(),
         species: Vec::new(),
         axis: None,
-        csv: CsvCache::default(),
+        csv: DriverCache::default(),
     };
 
     // Time.
