@@ -101,6 +101,10 @@ pub struct Ledger {
 
 /// One step's terms of every balance, struct of arrays: entry `u·m + k` is unit `u`'s water
 /// (`k = 0`) or species `k − 1` balance, with `m = 1 + conserved species`.
+///
+/// Between calls of [`book`] the four summed terms are all zero: the judge pass clears each
+/// entry after reading it, so no step begins with a clearing pass. The arrays are (re)built,
+/// zeroed, when the balance count `n` or the width `m` changes (the first step).
 #[derive(Clone, Debug, Default)]
 struct StepTerms {
     inflow: Vec<f64>,
@@ -110,6 +114,14 @@ struct StepTerms {
     storage_change: Vec<f64>,
     /// Largest amount stored at either end of the step (part of the scale).
     stored: Vec<f64>,
+    /// Per balance: its absolute floor (water or species), m³ or g.
+    floor: Vec<f64>,
+    /// Per balance: the least denominator of its relative residual, `floor / 1e-9`.
+    den_floor: Vec<f64>,
+    /// Per balance: this step's relative residual `|r| / max(scale, floor/1e-9)`.
+    rel: Vec<f64>,
+    /// The width `m` the arrays are laid out for.
+    m: usize,
     /// The park's balances (water, then species).
     park: Vec<Terms>,
     /// The step's worst (relative, absolute residual, unit) per balance kind.
@@ -117,31 +129,46 @@ struct StepTerms {
 }
 
 impl StepTerms {
-    fn reset(&mut self, n: usize) {
+    /// Sizes the arrays for `n = nu·m` balances. The summed terms are zero already (the judge
+    /// clears them); storage terms are assigned, and only for mixed volumes, whose set the
+    /// topology fixes, so every other entry stays zero from the first step on.
+    fn reset(&mut self, n: usize, m: usize) {
+        if self.inflow.len() == n && self.m == m {
+            return;
+        }
+        self.m = m;
         for v in [
             &mut self.inflow,
             &mut self.outflow,
             &mut self.generated,
             &mut self.removed,
+            &mut self.storage_change,
+            &mut self.stored,
+            &mut self.rel,
         ] {
             v.clear();
             v.resize(n, 0.0);
         }
-        // Storage terms are assigned, not summed, and only for mixed volumes, whose set the
-        // topology fixes: every other entry stays zero from the first step on.
-        for v in [&mut self.storage_change, &mut self.stored] {
-            if v.len() != n {
-                v.clear();
-                v.resize(n, 0.0);
-            }
-        }
+        self.floor = (0..n).map(|i| floor_of(i % m.max(1))).collect::<Vec<_>>();
+        self.den_floor = self.floor.iter().map(|f| f / RELATIVE_TOLERANCE).collect();
     }
 
     fn reset_park(&mut self, m: usize) {
         self.park.clear();
         self.park.resize(m, Terms::default());
         self.worst.clear();
-        self.worst.resize(m, (0.0, 0.0, usize::MAX));
+        // A relative residual is never below zero, so the first balance always enters the
+        // comparison (and is taken, as it is the first).
+        self.worst.resize(m, (f64::NEG_INFINITY, 0.0, usize::MAX));
+    }
+}
+
+/// Absolute floor of balance kind `k` (0 water, m³; else a species, g).
+fn floor_of(k: usize) -> f64 {
+    if k == 0 {
+        WATER_FLOOR_M3
+    } else {
+        SPECIES_FLOOR_G
     }
 }
 
@@ -195,6 +222,20 @@ fn judge(t: &Terms, extra_scale: f64, floor: f64) -> (f64, f64, bool) {
 #[inline(always)]
 fn fast_max(a: f64, b: f64) -> f64 {
     if a >= b { a } else { b }
+}
+
+/// One balance's residual `r = in − out + generated − removed − Δstorage` and its scale, the
+/// largest of the terms' magnitudes and `stored` (the amount stored at either end of the step).
+/// The maximum is [`fast_max`]: the terms are finite unless the residual is not, and then the
+/// verdict and the relative residual do not depend on the scale.
+#[inline(always)]
+fn residual_and_scale(a: f64, b: f64, g: f64, x: f64, d: f64, stored: f64) -> (f64, f64) {
+    let r = a - b + g - x - d;
+    let scale = fast_max(
+        fast_max(fast_max(a.abs(), b.abs()), fast_max(g.abs(), x.abs())),
+        fast_max(d.abs(), stored),
+    );
+    (r, scale)
 }
 
 /// Checks and books one step.
@@ -251,7 +292,7 @@ fn book<W: Width>(
     let dt = clock.dt_h;
     let step = clock.step;
     let mut t = std::mem::take(&mut ledger.step);
-    t.reset(nu * m);
+    t.reset(nu * m, m);
     let leak_exit = ExitKind::Leak.index();
     let spill_exit = ExitKind::Spill.index();
     let solids_exit = ExitKind::Solids.index();
@@ -380,74 +421,107 @@ fn book<W: Width>(
             }
         }
     }
-    // Judge every balance; note the step's worst per water and species. The relative residual
-    // (a division) is formed only for a balance that may beat the worst so far: with
-    // `|r| ≤ w·den·(1 − 1e-12)` the rounded quotient cannot exceed `w`, so the worst found is
-    // the one a division of every balance would find.
+    // Judge every balance, in two passes. The first is straight arithmetic over all `n`
+    // balances (no branch, so it vectorises): residual `r`, scale, relative residual
+    // `|r| / max(scale, floor/1e-9)`, and whether any balance is a violation. The second, per
+    // unit, adds the step's terms into the run totals and the park's sums, clears the summed
+    // terms for the next step, and compares each relative residual with the step's worst so
+    // far (a rare branch: only a new worst, a NaN, or the first balance enters). Violations
+    // (rarer still) are diagnosed by a third pass in the same unit and kind order, run only
+    // when the first pass found one.
     t.reset_park(m);
     let (mut park_v, mut worst_v) = (std::mem::take(&mut t.park), std::mem::take(&mut t.worst));
     let park = &mut park_v[..m];
     let worst = &mut worst_v[..m];
     let n = nu * m;
-    let (inflow, outflow, generated) = (&t.inflow[..n], &t.outflow[..n], &t.generated[..n]);
-    let (removed, storage_change) = (&t.removed[..n], &t.storage_change[..n]);
-    let stored = &t.stored[..n];
+    let StepTerms {
+        inflow,
+        outflow,
+        generated,
+        removed,
+        storage_change,
+        stored,
+        floor,
+        den_floor,
+        rel,
+        ..
+    } = &mut t;
+    let (inflow, outflow) = (&mut inflow[..n], &mut outflow[..n]);
+    let (generated, removed) = (&mut generated[..n], &mut removed[..n]);
+    let (storage_change, stored) = (&storage_change[..n], &stored[..n]);
+    let (floor, den_floor, rel) = (&floor[..n], &den_floor[..n], &mut rel[..n]);
+    let mut any_bad = false;
+    for i in 0..n {
+        let (r, scale) = residual_and_scale(
+            inflow[i],
+            outflow[i],
+            generated[i],
+            removed[i],
+            storage_change[i],
+            stored[i],
+        );
+        rel[i] = r.abs() / fast_max(scale, den_floor[i]);
+        any_bad |= (r.abs() > RELATIVE_TOLERANCE * scale + floor[i]) | !r.is_finite();
+    }
+    if any_bad {
+        for u in 0..nu {
+            for k in 0..m {
+                let i = u * m + k;
+                let (r, scale) = residual_and_scale(
+                    inflow[i],
+                    outflow[i],
+                    generated[i],
+                    removed[i],
+                    storage_change[i],
+                    stored[i],
+                );
+                if r.abs() > RELATIVE_TOLERANCE * scale + floor[i] || !r.is_finite() {
+                    ledger.violations += 1;
+                    diag.push(
+                        DiagnosticKind::ClosureViolation,
+                        step,
+                        Some(&topo.unit_id[u]),
+                        || {
+                            if k == 0 {
+                                format!("water balance of {} off by {r:.3e} m³", topo.unit_id[u])
+                            } else {
+                                format!(
+                                    "{} balance of {} off by {r:.3e} g",
+                                    species.names[k - 1],
+                                    topo.unit_id[u]
+                                )
+                            }
+                        },
+                    );
+                }
+            }
+        }
+    }
     let unit_water = &mut ledger.unit_water[..nu];
     let unit_species = &mut ledger.unit_species[..nu * nc];
     for u in 0..nu {
+        let i = u * m;
+        let (inf, outf) = (&mut inflow[i..i + m], &mut outflow[i..i + m]);
+        let (gen_u, rem_u) = (&mut generated[i..i + m], &mut removed[i..i + m]);
+        let ds = &storage_change[i..i + m];
+        let rel_u = &rel[i..i + m];
         for k in 0..m {
-            let i = u * m + k;
-            let terms = Terms {
-                inflow: inflow[i],
-                outflow: outflow[i],
-                generated: generated[i],
-                removed: removed[i],
-                storage_change: storage_change[i],
-            };
-            let floor = if k == 0 {
-                WATER_FLOOR_M3
-            } else {
-                SPECIES_FLOOR_G
-            };
-            // As `judge`, with a plain maximum: the terms are finite unless the residual
-            // is not, and then the verdict and the relative value do not depend on the scale.
-            let r = terms.residual();
-            let scale = fast_max(
-                fast_max(
-                    fast_max(terms.inflow.abs(), terms.outflow.abs()),
-                    fast_max(terms.generated.abs(), terms.removed.abs()),
-                ),
-                fast_max(terms.storage_change.abs(), stored[i]),
-            );
-            let den = fast_max(scale, floor / RELATIVE_TOLERANCE);
-            let bad = r.abs() > RELATIVE_TOLERANCE * scale + floor || !r.is_finite();
             let w = &mut worst[k];
-            let bound = w.0 * den * (1.0 - 1e-12);
-            if w.2 == usize::MAX || r.abs() > bound || r.is_nan() || bound.is_nan() {
-                let rel = r.abs() / den;
-                if rel > w.0 || (rel.is_nan() && !w.0.is_nan()) || w.2 == usize::MAX {
-                    *w = (rel, r, u);
+            if !(rel_u[k] <= w.0) {
+                let rk = rel_u[k];
+                if w.2 == usize::MAX || rk > w.0 || (rk.is_nan() && !w.0.is_nan()) {
+                    let (r, _) =
+                        residual_and_scale(inf[k], outf[k], gen_u[k], rem_u[k], ds[k], 0.0);
+                    *w = (rk, r, u);
                 }
             }
-            if bad {
-                ledger.violations += 1;
-                diag.push(
-                    DiagnosticKind::ClosureViolation,
-                    step,
-                    Some(&topo.unit_id[u]),
-                    || {
-                        if k == 0 {
-                            format!("water balance of {} off by {r:.3e} m³", topo.unit_id[u])
-                        } else {
-                            format!(
-                                "{} balance of {} off by {r:.3e} g",
-                                species.names[k - 1],
-                                topo.unit_id[u]
-                            )
-                        }
-                    },
-                );
-            }
+            let terms = Terms {
+                inflow: inf[k],
+                outflow: outf[k],
+                generated: gen_u[k],
+                removed: rem_u[k],
+                storage_change: ds[k],
+            };
             if k == 0 {
                 unit_water[u].add(&terms);
             } else {
@@ -456,6 +530,10 @@ fn book<W: Width>(
             park[k].generated += terms.generated;
             park[k].removed += terms.removed;
             park[k].storage_change += terms.storage_change;
+            inf[k] = 0.0;
+            outf[k] = 0.0;
+            gen_u[k] = 0.0;
+            rem_u[k] = 0.0;
         }
     }
     for (k, &(rel, r, u)) in worst.iter().enumerate() {
