@@ -57,6 +57,42 @@ impl Terms {
     }
 }
 
+/// The run totals of every unit balance, struct of arrays: entry `u·m + k` is unit `u`'s water
+/// (`k = 0`) or species `k − 1` balance, `m = 1 +` declared species — the layout of a step's
+/// terms, so that one straight loop adds a step into them.
+#[derive(Clone, Debug, Default, Serialize)]
+struct BalanceTotals {
+    inflow: Vec<f64>,
+    outflow: Vec<f64>,
+    generated: Vec<f64>,
+    removed: Vec<f64>,
+    storage_change: Vec<f64>,
+}
+
+impl BalanceTotals {
+    /// `n` balances, all zero.
+    fn new(n: usize) -> Self {
+        Self {
+            inflow: vec![0.0; n],
+            outflow: vec![0.0; n],
+            generated: vec![0.0; n],
+            removed: vec![0.0; n],
+            storage_change: vec![0.0; n],
+        }
+    }
+
+    /// Balance `i`'s terms.
+    fn terms(&self, i: usize) -> Terms {
+        Terms {
+            inflow: self.inflow[i],
+            outflow: self.outflow[i],
+            generated: self.generated[i],
+            removed: self.removed[i],
+            storage_change: self.storage_change[i],
+        }
+    }
+}
+
 /// The worst closure seen so far.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Worst {
@@ -73,10 +109,9 @@ pub struct Worst {
 /// Ledger totals and closure statistics of a run.
 #[derive(Resource, Clone, Debug, Serialize)]
 pub struct Ledger {
-    /// Per unit: water terms over the run, m³.
-    pub unit_water: Vec<Terms>,
-    /// Per unit × species: mass terms over the run, g.
-    pub unit_species: Vec<Terms>,
+    /// Per unit: water and species terms over the run, m³ and g (read them with
+    /// [`Ledger::unit_water`] and [`Ledger::unit_species`]).
+    unit_totals: BalanceTotals,
     /// Park water terms, m³.
     pub park_water: Terms,
     /// Park species terms per species, g.
@@ -106,7 +141,7 @@ pub struct Ledger {
 /// entry after reading it, so no step begins with a clearing pass. The arrays are (re)built,
 /// zeroed, when the balance count `n` or the width `m` changes (the first step).
 #[derive(Clone, Debug, Default)]
-struct StepTerms {
+pub(crate) struct StepTerms {
     inflow: Vec<f64>,
     outflow: Vec<f64>,
     generated: Vec<f64>,
@@ -176,8 +211,7 @@ impl Ledger {
     /// Empty ledger for `ns` conserved species.
     pub fn new(topo: &Topology, ns: usize) -> Self {
         Self {
-            unit_water: vec![Terms::default(); topo.n_units()],
-            unit_species: vec![Terms::default(); topo.n_units() * ns],
+            unit_totals: BalanceTotals::new(topo.n_units() * (ns + 1)),
             park_water: Terms::default(),
             park_species: vec![Terms::default(); ns],
             worst_water: Worst::default(),
@@ -189,6 +223,38 @@ impl Ledger {
             species_loads: vec![0.0; ns],
             step: StepTerms::default(),
         }
+    }
+
+    /// Unit `u`'s water terms over the run, m³.
+    pub fn unit_water(&self, u: usize) -> Terms {
+        self.unit_totals.terms(u * self.balances_per_unit())
+    }
+
+    /// Unit `u`'s terms of declared species `s` over the run, g.
+    pub fn unit_species(&self, u: usize, s: usize) -> Terms {
+        self.unit_totals.terms(u * self.balances_per_unit() + 1 + s)
+    }
+
+    /// Every unit's water terms over the run, m³, in unit order.
+    pub fn unit_water_all(&self) -> Vec<Terms> {
+        let m = self.balances_per_unit();
+        (0..self.unit_totals.inflow.len() / m)
+            .map(|u| self.unit_totals.terms(u * m))
+            .collect()
+    }
+
+    /// Every unit's species terms over the run, g: entry `u·n + s` for `n` declared species.
+    pub fn unit_species_all(&self) -> Vec<Terms> {
+        let m = self.balances_per_unit();
+        (0..self.unit_totals.inflow.len())
+            .filter(|i| i % m != 0)
+            .map(|i| self.unit_totals.terms(i))
+            .collect()
+    }
+
+    /// Balances per unit: water and each declared species.
+    fn balances_per_unit(&self) -> usize {
+        1 + self.park_species.len()
     }
 
     /// Largest relative residual over water and every species.
@@ -285,95 +351,189 @@ fn book<W: Width>(
 ) {
     let nc = w.n();
     let ns = species.len();
+    let (nl, np) = (topo.n_links(), topo.n_ports());
+    let dt = clock.dt_h;
+    let mut t = ledger.begin_step(topo.n_units(), nc + 1);
+    let by_exit = &mut ledger.species_by_exit[..nc];
+    let (link_q, link_leak) = (&flows.link[..nl], &flows.leak[..nl]);
+    let (link_from, link_to) = (&topo.link_from[..nl], &topo.link_to[..nl]);
+    let link_port = &topo.link_from_port[..nl];
+    for l in 0..nl {
+        let p = link_port[l] as usize;
+        let c = &quality.port[p * ns..p * ns + nc];
+        let (v, u) = (link_from[l] as usize, link_to[l] as usize);
+        book_link(w, &mut t, by_exit, link_q[l], link_leak[l], dt, v, u, c);
+    }
+    let (port_flow, port_spill) = (&flows.port[..np], &flows.spill[..np]);
+    let (port_role, port_unit) = (&topo.port_role[..np], &topo.port_unit[..np]);
+    for p in 0..np {
+        let c = &quality.port[p * ns..p * ns + nc];
+        let u = port_unit[p] as usize;
+        book_port(
+            w,
+            &mut t,
+            by_exit,
+            port_role[p],
+            port_flow[p],
+            port_spill[p],
+            dt,
+            u,
+            c,
+        );
+    }
+    finish_step(
+        w, ledger, t, topo, species, inputs, flows, quality, storage, clock, diag,
+    );
+}
+
+impl Ledger {
+    /// The step's terms, sized for `nu` units of `m` balances each, summed terms zero: fill
+    /// them with [`book_link`] and [`book_port`], then hand them to [`finish_step`].
+    pub(crate) fn begin_step(&mut self, nu: usize, m: usize) -> StepTerms {
+        let mut t = std::mem::take(&mut self.step);
+        t.reset(nu * m, m);
+        t
+    }
+}
+
+/// The ledger's share of link `l` (flow `q` and leak `leak`, m³/h, over `dt` h, from unit `v`
+/// to unit `u`, at its port's concentrations `c`, g/m³): `q·dt` (× `c`) into `u` and out of
+/// `v`; the leak `leak·dt` (× `c`) removed from `v` and booked as an exit by leak. A link
+/// that moves nothing is skipped. Every accumulator sees these operations in link order.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one link's data, taken apart so a fused pass can share its loads"
+)]
+#[inline(always)]
+pub(crate) fn book_link<W: Width>(
+    w: W,
+    t: &mut StepTerms,
+    by_exit: &mut [[f64; 7]],
+    q: f64,
+    leak: f64,
+    dt: f64,
+    v: usize,
+    u: usize,
+    c: &[f64],
+) {
+    let nc = w.n();
+    let m = nc + 1;
+    let q = q * dt;
+    let leak = leak * dt;
+    if q == 0.0 && leak == 0.0 {
+        return;
+    }
+    let c = &c[..nc];
+    {
+        let into = &mut t.inflow[u * m..u * m + m];
+        into[0] += q;
+        for s in 0..nc {
+            into[1 + s] += q * c[s];
+        }
+    }
+    {
+        let out = &mut t.outflow[v * m..v * m + m];
+        out[0] += q;
+        for s in 0..nc {
+            out[1 + s] += q * c[s];
+        }
+    }
+    if leak != 0.0 {
+        let rem = &mut t.removed[v * m..v * m + m];
+        let by_exit = &mut by_exit[..nc];
+        rem[0] += leak;
+        for s in 0..nc {
+            rem[1 + s] += leak * c[s];
+            by_exit[s][ExitKind::Leak.index()] += leak * c[s];
+        }
+    }
+}
+
+/// The ledger's share of port `p` of unit `u` (flow `q` and spill `spill`, m³/h, over `dt`
+/// h, at concentrations `c`): an exit port's `q·dt` and the spill `spill·dt` (× `c`) are
+/// removed from `u` and booked by exit kind. A port that removes nothing is skipped.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one port's data, taken apart so a fused pass can share its loads"
+)]
+#[inline(always)]
+pub(crate) fn book_port<W: Width>(
+    w: W,
+    t: &mut StepTerms,
+    by_exit: &mut [[f64; 7]],
+    role: PortRole,
+    q: f64,
+    spill: f64,
+    dt: f64,
+    u: usize,
+    c: &[f64],
+) {
+    let nc = w.n();
+    let m = nc + 1;
+    let exit = match role {
+        PortRole::Exit(_) => q * dt,
+        _ => 0.0,
+    };
+    let spill = spill * dt;
+    if exit == 0.0 && spill == 0.0 {
+        return;
+    }
+    let c = &c[..nc];
+    let by_exit = &mut by_exit[..nc];
+    let rem = &mut t.removed[u * m..u * m + m];
+    rem[0] += exit + spill;
+    for s in 0..nc {
+        rem[1 + s] += (exit + spill) * c[s];
+    }
+    if let PortRole::Exit(k) = role
+        && exit != 0.0
+    {
+        for s in 0..nc {
+            by_exit[s][k.index()] += exit * c[s];
+        }
+    }
+    if spill != 0.0 {
+        for s in 0..nc {
+            by_exit[s][ExitKind::Spill.index()] += spill * c[s];
+        }
+    }
+}
+
+/// Completes the step begun by [`Ledger::begin_step`] once every link and port is booked:
+/// the per-unit terms (withdrawals, loads, reaction, solids, storage), then the judge of
+/// every balance and of the park's.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the ledger reads every part of the step state"
+)]
+#[inline(always)]
+pub(crate) fn finish_step<W: Width>(
+    w: W,
+    ledger: &mut Ledger,
+    mut t: StepTerms,
+    topo: &Topology,
+    species: &Species,
+    inputs: &UnitInputs,
+    flows: &Flows,
+    quality: &Quality,
+    storage: &Storage,
+    clock: &Clock,
+    diag: &mut Diagnostics,
+) {
+    let nc = w.n();
+    let ns = species.len();
     let m = nc + 1;
     let nu = topo.n_units();
-    let nl = topo.n_links();
-    let np = topo.n_ports();
     let dt = clock.dt_h;
     let step = clock.step;
-    let mut t = std::mem::take(&mut ledger.step);
-    t.reset(nu * m, m);
-    let leak_exit = ExitKind::Leak.index();
-    let spill_exit = ExitKind::Spill.index();
     let solids_exit = ExitKind::Solids.index();
     let StepTerms {
-        inflow,
-        outflow,
         generated,
         removed,
         storage_change,
         stored,
         ..
     } = &mut t;
-    // Links: into the receiving unit, out of the sending one; leaks leave the sending unit.
-    let (link_q, link_leak) = (&flows.link[..nl], &flows.leak[..nl]);
-    let (link_from, link_to) = (&topo.link_from[..nl], &topo.link_to[..nl]);
-    let link_port = &topo.link_from_port[..nl];
-    for l in 0..nl {
-        let q = link_q[l] * dt;
-        let leak = link_leak[l] * dt;
-        if q == 0.0 && leak == 0.0 {
-            continue;
-        }
-        let v = link_from[l] as usize * m;
-        let u = link_to[l] as usize * m;
-        let p = link_port[l] as usize;
-        let c = &quality.port[p * ns..p * ns + nc];
-        {
-            let into = &mut inflow[u..u + m];
-            into[0] += q;
-            for s in 0..nc {
-                into[1 + s] += q * c[s];
-            }
-        }
-        {
-            let out = &mut outflow[v..v + m];
-            out[0] += q;
-            for s in 0..nc {
-                out[1 + s] += q * c[s];
-            }
-        }
-        if leak != 0.0 {
-            let rem = &mut removed[v..v + m];
-            rem[0] += leak;
-            for s in 0..nc {
-                rem[1 + s] += leak * c[s];
-                ledger.species_by_exit[s][leak_exit] += leak * c[s];
-            }
-        }
-    }
-    // Ports: exits and spills.
-    let (port_flow, port_spill) = (&flows.port[..np], &flows.spill[..np]);
-    for p in 0..np {
-        let role = topo.port_role[p];
-        let exit = match role {
-            PortRole::Exit(_) => port_flow[p] * dt,
-            _ => 0.0,
-        };
-        let spill = port_spill[p] * dt;
-        if exit == 0.0 && spill == 0.0 {
-            continue;
-        }
-        let u = topo.port_unit[p] as usize * m;
-        let c = &quality.port[p * ns..p * ns + nc];
-        let rem = &mut removed[u..u + m];
-        rem[0] += exit + spill;
-        for s in 0..nc {
-            rem[1 + s] += (exit + spill) * c[s];
-        }
-        if let PortRole::Exit(k) = role
-            && exit != 0.0
-        {
-            for s in 0..nc {
-                ledger.species_by_exit[s][k.index()] += exit * c[s];
-            }
-        }
-        if spill != 0.0 {
-            for s in 0..nc {
-                ledger.species_by_exit[s][spill_exit] += spill * c[s];
-            }
-        }
-    }
     // Units: withdrawals, loads, reaction, solids, storage.
     for u in 0..nu {
         let x = flows.throughput[u] * dt;
@@ -463,6 +623,14 @@ fn book<W: Width>(
         rel[i] = r.abs() / fast_max(scale, den_floor[i]);
         any_bad |= (r.abs() > RELATIVE_TOLERANCE * scale + floor[i]) | !r.is_finite();
     }
+    add_totals(
+        &mut ledger.unit_totals,
+        inflow,
+        outflow,
+        generated,
+        removed,
+        storage_change,
+    );
     if any_bad {
         for u in 0..nu {
             for k in 0..m {
@@ -497,45 +665,17 @@ fn book<W: Width>(
             }
         }
     }
-    let unit_water = &mut ledger.unit_water[..nu];
-    let unit_species = &mut ledger.unit_species[..nu * nc];
-    for u in 0..nu {
-        let i = u * m;
-        let (inf, outf) = (&mut inflow[i..i + m], &mut outflow[i..i + m]);
-        let (gen_u, rem_u) = (&mut generated[i..i + m], &mut removed[i..i + m]);
-        let ds = &storage_change[i..i + m];
-        let rel_u = &rel[i..i + m];
-        for k in 0..m {
-            let w = &mut worst[k];
-            if !(rel_u[k] <= w.0) {
-                let rk = rel_u[k];
-                if w.2 == usize::MAX || rk > w.0 || (rk.is_nan() && !w.0.is_nan()) {
-                    let (r, _) =
-                        residual_and_scale(inf[k], outf[k], gen_u[k], rem_u[k], ds[k], 0.0);
-                    *w = (rk, r, u);
-                }
-            }
-            let terms = Terms {
-                inflow: inf[k],
-                outflow: outf[k],
-                generated: gen_u[k],
-                removed: rem_u[k],
-                storage_change: ds[k],
-            };
-            if k == 0 {
-                unit_water[u].add(&terms);
-            } else {
-                unit_species[u * nc + k - 1].add(&terms);
-            }
-            park[k].generated += terms.generated;
-            park[k].removed += terms.removed;
-            park[k].storage_change += terms.storage_change;
-            inf[k] = 0.0;
-            outf[k] = 0.0;
-            gen_u[k] = 0.0;
-            rem_u[k] = 0.0;
-        }
-    }
+    settle(
+        w,
+        inflow,
+        outflow,
+        generated,
+        removed,
+        storage_change,
+        rel,
+        park,
+        worst,
+    );
     for (k, &(rel, r, u)) in worst.iter().enumerate() {
         if u == usize::MAX {
             continue;
@@ -579,6 +719,82 @@ fn book<W: Width>(
     t.park = park_v;
     t.worst = worst_v;
     ledger.step = t;
+}
+
+/// Adds one step's terms into the run totals, balance by balance (`total[i] += step[i]` for
+/// each of the five terms: a straight loop over equal-length arrays, which vectorises).
+fn add_totals(
+    totals: &mut BalanceTotals,
+    inflow: &[f64],
+    outflow: &[f64],
+    generated: &[f64],
+    removed: &[f64],
+    storage_change: &[f64],
+) {
+    let n = inflow.len();
+    for (total, step) in [
+        (&mut totals.inflow, inflow),
+        (&mut totals.outflow, outflow),
+        (&mut totals.generated, generated),
+        (&mut totals.removed, removed),
+        (&mut totals.storage_change, storage_change),
+    ] {
+        for (t, s) in total[..n].iter_mut().zip(&step[..n]) {
+            *t += *s;
+        }
+    }
+}
+
+/// The per-unit half of the judge: for every balance `i = u·m + k` in unit order, compares its
+/// relative residual `rel[i]` with the step's worst of kind `k` (first in unit order among
+/// equals; a NaN beats any number and is kept), adds its generated, removed and Δstorage
+/// terms into the park's sums, and clears its summed terms for the next step. A function of
+/// its own so that its slices are distinct arguments: the compiler then keeps the park's sums
+/// and the worst values in registers instead of reloading them after every store.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "each array is an argument so the compiler knows they do not overlap"
+)]
+#[inline(never)]
+fn settle<W: Width>(
+    w: W,
+    inflow: &mut [f64],
+    outflow: &mut [f64],
+    generated: &mut [f64],
+    removed: &mut [f64],
+    storage_change: &[f64],
+    rel: &[f64],
+    park: &mut [Terms],
+    worst: &mut [(f64, f64, usize)],
+) {
+    let m = w.n() + 1;
+    let nu = inflow.len() / m;
+    let (park, worst) = (&mut park[..m], &mut worst[..m]);
+    for u in 0..nu {
+        let i = u * m;
+        let (inf, outf) = (&mut inflow[i..i + m], &mut outflow[i..i + m]);
+        let (gen_u, rem_u) = (&mut generated[i..i + m], &mut removed[i..i + m]);
+        let ds = &storage_change[i..i + m];
+        let rel_u = &rel[i..i + m];
+        for k in 0..m {
+            let wk = &mut worst[k];
+            if !(rel_u[k] <= wk.0) {
+                let rk = rel_u[k];
+                if wk.2 == usize::MAX || rk > wk.0 || (rk.is_nan() && !wk.0.is_nan()) {
+                    let (r, _) =
+                        residual_and_scale(inf[k], outf[k], gen_u[k], rem_u[k], ds[k], 0.0);
+                    *wk = (rk, r, u);
+                }
+            }
+            park[k].generated += gen_u[k];
+            park[k].removed += rem_u[k];
+            park[k].storage_change += ds[k];
+            inf[k] = 0.0;
+            outf[k] = 0.0;
+            gen_u[k] = 0.0;
+            rem_u[k] = 0.0;
+        }
+    }
 }
 
 fn note(w: &mut Worst, rel: f64, r: f64, item: &str, step: usize) {
