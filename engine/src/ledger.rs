@@ -13,6 +13,17 @@
 //! links cancel). A residual counts as a violation when `|r| > 1e-9·scale + floor`, where `scale` is
 //! the largest term (including the stored amounts) and the floor is 1e-9 m³ of water or 1e-6 g of a
 //! species per step; the relative residual reported is `|r| / max(scale, floor/1e-9)`.
+//!
+//! How a step is booked: the step's terms are struct-of-arrays (entry `u·m + k`, `m` = 1 +
+//! declared species) filled by a pass over links ([`book_link`]), one over ports
+//! ([`book_port`]) and one over units; in a [`crate::sim::Simulation`] the link and port passes
+//! are shared with the rest of the accounting ([`crate::accounting`]). The judge is then a
+//! branch-free pass over all balances (residual, scale, relative residual, any violation), a
+//! pass per balance kind over the units (park sums, the step's worst: the first in unit order
+//! among equal relative residuals, a NaN kept once seen), and one straight pass per term adding
+//! the step into the run totals and clearing it, so that the next step starts from zeros without
+//! a clearing pass. Violations are diagnosed by an extra pass, in unit and kind order, only in a
+//! step that has one.
 
 use crate::diagnostics::{DiagnosticKind, Diagnostics};
 use crate::network::{ExitKind, FlowKind, PortRole, QualityKind, Topology};
@@ -153,6 +164,8 @@ pub(crate) struct StepTerms {
     floor: Vec<f64>,
     /// Per balance: the least denominator of its relative residual, `floor / 1e-9`.
     den_floor: Vec<f64>,
+    /// Per balance: this step's residual `r`.
+    residual: Vec<f64>,
     /// Per balance: this step's relative residual `|r| / max(scale, floor/1e-9)`.
     rel: Vec<f64>,
     /// The width `m` the arrays are laid out for.
@@ -179,6 +192,7 @@ impl StepTerms {
             &mut self.removed,
             &mut self.storage_change,
             &mut self.stored,
+            &mut self.residual,
             &mut self.rel,
         ] {
             v.clear();
@@ -284,16 +298,21 @@ fn judge(t: &Terms, extra_scale: f64, floor: f64) -> (f64, f64, bool) {
     )
 }
 
-/// `max(a, b)` for numbers that are not NaN (one comparison, no NaN handling).
+/// `max(a, b)` for numbers that are not NaN: one comparison, written as the processor's own
+/// maximum instruction computes it (`a > b ? a : b`), so that a loop of them vectorises. For a
+/// NaN, or for `+0` and `−0`, it may differ from `f64::max`; neither changes a verdict or a
+/// relative residual here (see [`residual_and_scale`]).
 #[inline(always)]
 fn fast_max(a: f64, b: f64) -> f64 {
-    if a >= b { a } else { b }
+    if a > b { a } else { b }
 }
 
 /// One balance's residual `r = in − out + generated − removed − Δstorage` and its scale, the
 /// largest of the terms' magnitudes and `stored` (the amount stored at either end of the step).
-/// The maximum is [`fast_max`]: the terms are finite unless the residual is not, and then the
-/// verdict and the relative residual do not depend on the scale.
+/// The maximum is [`fast_max`]: a NaN among the terms or `stored` (which is NaN only if the
+/// storage change is) makes the residual NaN, and then the verdict (a violation) and the
+/// relative residual (NaN) do not depend on the scale; the sign of a zero scale changes
+/// neither `max(scale, floor/1e-9)` nor `1e-9·scale + floor`.
 #[inline(always)]
 fn residual_and_scale(a: f64, b: f64, g: f64, x: f64, d: f64, stored: f64) -> (f64, f64) {
     let r = a - b + g - x - d;
@@ -581,18 +600,16 @@ pub(crate) fn finish_step<W: Width>(
             }
         }
     }
-    // Judge every balance, in two passes. The first is straight arithmetic over all `n`
-    // balances (no branch, so it vectorises): residual `r`, scale, relative residual
-    // `|r| / max(scale, floor/1e-9)`, and whether any balance is a violation. The second, per
-    // unit, adds the step's terms into the run totals and the park's sums, clears the summed
-    // terms for the next step, and compares each relative residual with the step's worst so
-    // far (a rare branch: only a new worst, a NaN, or the first balance enters). Violations
-    // (rarer still) are diagnosed by a third pass in the same unit and kind order, run only
-    // when the first pass found one.
+    // Judge every balance. The first pass is straight arithmetic over all `n` balances (no
+    // branch, so it vectorises): residual `r`, scale, relative residual
+    // `|r| / max(scale, floor/1e-9)`, and whether any balance is a violation. Violations
+    // (rare) are diagnosed by a second pass in unit and kind order, run only when the first
+    // found one. Then, per kind `k`, one strided pass over the units sums the park's terms and
+    // finds the step's worst (a rare branch: only a new worst, a NaN, or the first balance
+    // enters); last, one straight pass per term adds the step into the run totals and clears
+    // the summed terms for the next step.
     t.reset_park(m);
     let (mut park_v, mut worst_v) = (std::mem::take(&mut t.park), std::mem::take(&mut t.worst));
-    let park = &mut park_v[..m];
-    let worst = &mut worst_v[..m];
     let n = nu * m;
     let StepTerms {
         inflow,
@@ -604,32 +621,20 @@ pub(crate) fn finish_step<W: Width>(
         floor,
         den_floor,
         rel,
+        residual,
         ..
     } = &mut t;
-    let (inflow, outflow) = (&mut inflow[..n], &mut outflow[..n]);
-    let (generated, removed) = (&mut generated[..n], &mut removed[..n]);
-    let (storage_change, stored) = (&storage_change[..n], &stored[..n]);
-    let (floor, den_floor, rel) = (&floor[..n], &den_floor[..n], &mut rel[..n]);
-    let mut any_bad = false;
-    for i in 0..n {
-        let (r, scale) = residual_and_scale(
-            inflow[i],
-            outflow[i],
-            generated[i],
-            removed[i],
-            storage_change[i],
-            stored[i],
-        );
-        rel[i] = r.abs() / fast_max(scale, den_floor[i]);
-        any_bad |= (r.abs() > RELATIVE_TOLERANCE * scale + floor[i]) | !r.is_finite();
-    }
-    add_totals(
-        &mut ledger.unit_totals,
-        inflow,
-        outflow,
-        generated,
-        removed,
-        storage_change,
+    let any_bad = judge_all(
+        &inflow[..n],
+        &outflow[..n],
+        &generated[..n],
+        &removed[..n],
+        &storage_change[..n],
+        &stored[..n],
+        &floor[..n],
+        &den_floor[..n],
+        &mut residual[..n],
+        &mut rel[..n],
     );
     if any_bad {
         for u in 0..nu {
@@ -665,17 +670,31 @@ pub(crate) fn finish_step<W: Width>(
             }
         }
     }
-    settle(
-        w,
-        inflow,
-        outflow,
-        generated,
-        removed,
-        storage_change,
-        rel,
-        park,
-        worst,
-    );
+    for k in 0..m {
+        let (p, w) = park_and_worst(
+            k,
+            m,
+            &generated[..n],
+            &removed[..n],
+            &storage_change[..n],
+            &residual[..n],
+            &rel[..n],
+        );
+        park_v[k] = p;
+        worst_v[k] = w;
+    }
+    let totals = &mut ledger.unit_totals;
+    add_and_clear(&mut totals.inflow[..n], &mut inflow[..n]);
+    add_and_clear(&mut totals.outflow[..n], &mut outflow[..n]);
+    add_and_clear(&mut totals.generated[..n], &mut generated[..n]);
+    add_and_clear(&mut totals.removed[..n], &mut removed[..n]);
+    for (t, d) in totals.storage_change[..n]
+        .iter_mut()
+        .zip(&storage_change[..n])
+    {
+        *t += *d;
+    }
+    let (park, worst) = (&park_v[..m], &worst_v[..m]);
     for (k, &(rel, r, u)) in worst.iter().enumerate() {
         if u == usize::MAX {
             continue;
@@ -721,79 +740,96 @@ pub(crate) fn finish_step<W: Width>(
     ledger.step = t;
 }
 
-/// Adds one step's terms into the run totals, balance by balance (`total[i] += step[i]` for
-/// each of the five terms: a straight loop over equal-length arrays, which vectorises).
-fn add_totals(
-    totals: &mut BalanceTotals,
-    inflow: &[f64],
-    outflow: &[f64],
-    generated: &[f64],
-    removed: &[f64],
-    storage_change: &[f64],
-) {
-    let n = inflow.len();
-    for (total, step) in [
-        (&mut totals.inflow, inflow),
-        (&mut totals.outflow, outflow),
-        (&mut totals.generated, generated),
-        (&mut totals.removed, removed),
-        (&mut totals.storage_change, storage_change),
-    ] {
-        for (t, s) in total[..n].iter_mut().zip(&step[..n]) {
-            *t += *s;
-        }
-    }
-}
-
-/// The per-unit half of the judge: for every balance `i = u·m + k` in unit order, compares its
-/// relative residual `rel[i]` with the step's worst of kind `k` (first in unit order among
-/// equals; a NaN beats any number and is kept), adds its generated, removed and Δstorage
-/// terms into the park's sums, and clears its summed terms for the next step. A function of
-/// its own so that its slices are distinct arguments: the compiler then keeps the park's sums
-/// and the worst values in registers instead of reloading them after every store.
+/// Every balance's residual `r` (into `residual`) and relative residual
+/// `|r| / max(scale, floor/1e-9)` (into `rel`), from its five terms and stored amount; returns
+/// whether any is a violation (`|r| > 1e-9·scale + floor`, or `r` not finite). Straight
+/// arithmetic over equal-length arrays, which the compiler vectorises; each array is an
+/// argument of its own so it knows they do not overlap.
 #[expect(
     clippy::too_many_arguments,
     reason = "each array is an argument so the compiler knows they do not overlap"
 )]
 #[inline(never)]
-fn settle<W: Width>(
-    w: W,
-    inflow: &mut [f64],
-    outflow: &mut [f64],
-    generated: &mut [f64],
-    removed: &mut [f64],
+fn judge_all(
+    inflow: &[f64],
+    outflow: &[f64],
+    generated: &[f64],
+    removed: &[f64],
     storage_change: &[f64],
+    stored: &[f64],
+    floor: &[f64],
+    den_floor: &[f64],
+    residual: &mut [f64],
+    rel: &mut [f64],
+) -> bool {
+    let n = rel.len();
+    let (inflow, outflow, generated) = (&inflow[..n], &outflow[..n], &generated[..n]);
+    let (removed, storage_change, stored) = (&removed[..n], &storage_change[..n], &stored[..n]);
+    let (floor, den_floor, residual) = (&floor[..n], &den_floor[..n], &mut residual[..n]);
+    let mut any_bad = false;
+    for i in 0..n {
+        let (r, scale) = residual_and_scale(
+            inflow[i],
+            outflow[i],
+            generated[i],
+            removed[i],
+            storage_change[i],
+            stored[i],
+        );
+        residual[i] = r;
+        rel[i] = r.abs() / fast_max(scale, den_floor[i]);
+        any_bad |= (r.abs() > RELATIVE_TOLERANCE * scale + floor[i]) | !r.is_finite();
+    }
+    any_bad
+}
+
+/// For balance kind `k` (of `m` per unit): the park's sums of the units' generated, removed and
+/// Δstorage terms (in unit order, from zero), and the step's worst balance `(relative, r,
+/// unit)`: the first in unit order with the largest relative residual, or the first NaN
+/// (`usize::MAX` as unit when there are no units).
+#[inline(never)]
+fn park_and_worst(
+    k: usize,
+    m: usize,
+    generated: &[f64],
+    removed: &[f64],
+    storage_change: &[f64],
+    residual: &[f64],
     rel: &[f64],
-    park: &mut [Terms],
-    worst: &mut [(f64, f64, usize)],
-) {
-    let m = w.n() + 1;
-    let nu = inflow.len() / m;
-    let (park, worst) = (&mut park[..m], &mut worst[..m]);
-    for u in 0..nu {
-        let i = u * m;
-        let (inf, outf) = (&mut inflow[i..i + m], &mut outflow[i..i + m]);
-        let (gen_u, rem_u) = (&mut generated[i..i + m], &mut removed[i..i + m]);
-        let ds = &storage_change[i..i + m];
-        let rel_u = &rel[i..i + m];
-        for k in 0..m {
-            let wk = &mut worst[k];
-            if !(rel_u[k] <= wk.0) {
-                let rk = rel_u[k];
-                if wk.2 == usize::MAX || rk > wk.0 || (rk.is_nan() && !wk.0.is_nan()) {
-                    let (r, _) =
-                        residual_and_scale(inf[k], outf[k], gen_u[k], rem_u[k], ds[k], 0.0);
-                    *wk = (rk, r, u);
-                }
-            }
-            park[k].generated += gen_u[k];
-            park[k].removed += rem_u[k];
-            park[k].storage_change += ds[k];
-            inf[k] = 0.0;
-            outf[k] = 0.0;
-            gen_u[k] = 0.0;
-            rem_u[k] = 0.0;
+) -> (Terms, (f64, f64, usize)) {
+    let mut park = Terms::default();
+    // A relative residual is never below zero, so the first balance always enters the
+    // comparison (and is taken, as it is the first).
+    let mut worst = (f64::NEG_INFINITY, 0.0, usize::MAX);
+    let n = rel.len();
+    let (generated, removed) = (&generated[..n], &removed[..n]);
+    let (storage_change, residual) = (&storage_change[..n], &residual[..n]);
+    let mut i = k;
+    let mut u = 0;
+    while i < n {
+        park.generated += generated[i];
+        park.removed += removed[i];
+        park.storage_change += storage_change[i];
+        let rk = rel[i];
+        if !(rk <= worst.0)
+            && (worst.2 == usize::MAX || rk > worst.0 || (rk.is_nan() && !worst.0.is_nan()))
+        {
+            worst = (rk, residual[i], u);
         }
+        i += m;
+        u += 1;
+    }
+    (park, worst)
+}
+
+/// `total[i] += step[i]; step[i] = 0` for every balance: adds a summed term of the step into
+/// the run totals and leaves it cleared for the next step, in one straight loop.
+#[inline(never)]
+fn add_and_clear(total: &mut [f64], step: &mut [f64]) {
+    let n = total.len();
+    for (t, s) in total.iter_mut().zip(&mut step[..n]) {
+        *t += *s;
+        *s = 0.0;
     }
 }
 
