@@ -144,7 +144,6 @@ fn ultrafiltration_preset() {
     let ledger = sim.resource::<Ledger>();
     let topo = sim.resource::<Topology>();
     let da = topo.unit_index("da").expect("da");
-    let nc = sim.resource::<Species>().conserved;
     assert_relative_eq!(
         ledger.unit_species(da, 0).inflow / 950.0,
         1000.0,
@@ -191,7 +190,6 @@ fn softening_presets() {
     );
     let topo = sim.resource::<Topology>();
     let da = topo.unit_index("da").expect("da");
-    let nc = sim.resource::<Species>().conserved;
     assert_relative_eq!(
         ledger.unit_species(da, h).inflow / ledger.unit_water(da).inflow,
         60.0,
@@ -246,7 +244,6 @@ fn biological_options() {
     let ledger = sim.resource::<Ledger>();
     let topo = sim.resource::<Topology>();
     let da = topo.unit_index("da").expect("da");
-    let nc = sim.resource::<Species>().conserved;
     assert_relative_eq!(
         ledger.unit_species(da, 1).inflow / ledger.unit_water(da).inflow,
         50.0,

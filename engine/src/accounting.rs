@@ -112,10 +112,13 @@ fn fused<W: Width>(w: W, view: &StepView, books: &mut StepBooks) {
         books.reuse.clear();
         books.reuse.resize(nu, 0.0);
     }
+    // Every array is sliced once here, so the loops keep their addresses in registers.
     let reuse = &mut books.reuse[..nu];
-    let sums = &mut *books.sums;
+    let mut sums = books.sums.slices();
+    let mut terms = t.flow_terms();
     let by_exit = &mut books.ledger.species_by_exit[..nc];
     let summary = &mut *books.summary;
+    let qport = &quality.port[..];
 
     let (link_q, link_leak) = (&flows.link[..nl], &flows.leak[..nl]);
     let (link_from, link_to) = (&topo.link_from[..nl], &topo.link_to[..nl]);
@@ -124,14 +127,14 @@ fn fused<W: Width>(w: W, view: &StepView, books: &mut StepBooks) {
     let pumping = &mut books.energy.pumping_kwh[..nl];
     let mut park_electricity = 0.0;
     let mut any_leak = false;
+    let units = &mut summary.units[..nu];
     {
         let links = &mut summary.links[..nl];
-        let units = &mut summary.units[..nu];
         for l in 0..nl {
             let (q, leak) = (link_q[l], link_leak[l]);
             let (v, u) = (link_from[l] as usize, link_to[l] as usize);
             let p = link_port[l] as usize;
-            let c = &quality.port[p * ns..p * ns + ns];
+            let c = &qport[p * ns..p * ns + ns];
             any_leak |= leak != 0.0;
             park_electricity += account_link(
                 q,
@@ -149,7 +152,7 @@ fn fused<W: Width>(w: W, view: &StepView, books: &mut StepBooks) {
                 reuse[u] += qu;
             }
             sums.link(w, l, q, leak, v, qu, c);
-            book_link(w, &mut t, by_exit, q, leak, dt, v, u, c);
+            book_link(w, &mut terms, by_exit, q, leak, dt, v, u, c);
         }
     }
     summary.pumping_kwh += park_electricity;
@@ -158,13 +161,14 @@ fn fused<W: Width>(w: W, view: &StepView, books: &mut StepBooks) {
     let (port_role, port_unit) = (&topo.port_role[..np], &topo.port_unit[..np]);
     for p in 0..np {
         let u = port_unit[p] as usize;
-        let c = &quality.port[p * ns..p * ns + nc];
+        let c = &qport[p * ns..p * ns + nc];
         let (role, q, spill) = (port_role[p], port_flow[p], port_spill[p]);
-        account_port(topo, flows, p, any_leak, dt, &mut summary.units[u].exits_m3);
+        let exits = &mut units[u].exits_m3;
+        account_port(topo, flows, p, role, q, spill, any_leak, dt, exits);
         sums.port(w, u, role, q, spill, c);
-        book_port(w, &mut t, by_exit, role, q, spill, dt, u, c);
+        book_port(w, &mut terms, by_exit, role, q, spill, dt, u, c);
     }
-    sums.steps += 1;
+    books.sums.steps += 1;
 
     // Repeated use of water-using units; every entry is cleared for the next step.
     if used.is_some() {
@@ -172,7 +176,7 @@ fn fused<W: Width>(w: W, view: &StepView, books: &mut StepBooks) {
         for u in 0..nu {
             let reused = std::mem::replace(&mut reuse[u], 0.0);
             if uses_water[u] {
-                summary.units[u].reused_m3 += reused * dt;
+                units[u].reused_m3 += reused * dt;
             }
         }
     }

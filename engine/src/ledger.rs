@@ -212,6 +212,25 @@ impl StepTerms {
     }
 }
 
+/// The step's link and port terms as slices, taken once before a pass: its loop then keeps
+/// the arrays' addresses in registers instead of reloading them after every store.
+pub(crate) struct FlowTerms<'a> {
+    inflow: &'a mut [f64],
+    outflow: &'a mut [f64],
+    removed: &'a mut [f64],
+}
+
+impl StepTerms {
+    /// The terms links and ports add to.
+    pub(crate) fn flow_terms(&mut self) -> FlowTerms<'_> {
+        FlowTerms {
+            inflow: &mut self.inflow,
+            outflow: &mut self.outflow,
+            removed: &mut self.removed,
+        }
+    }
+}
+
 /// Absolute floor of balance kind `k` (0 water, m³; else a species, g).
 fn floor_of(k: usize) -> f64 {
     if k == 0 {
@@ -373,6 +392,7 @@ fn book<W: Width>(
     let (nl, np) = (topo.n_links(), topo.n_ports());
     let dt = clock.dt_h;
     let mut t = ledger.begin_step(topo.n_units(), nc + 1);
+    let mut terms = t.flow_terms();
     let by_exit = &mut ledger.species_by_exit[..nc];
     let (link_q, link_leak) = (&flows.link[..nl], &flows.leak[..nl]);
     let (link_from, link_to) = (&topo.link_from[..nl], &topo.link_to[..nl]);
@@ -381,7 +401,7 @@ fn book<W: Width>(
         let p = link_port[l] as usize;
         let c = &quality.port[p * ns..p * ns + nc];
         let (v, u) = (link_from[l] as usize, link_to[l] as usize);
-        book_link(w, &mut t, by_exit, link_q[l], link_leak[l], dt, v, u, c);
+        book_link(w, &mut terms, by_exit, link_q[l], link_leak[l], dt, v, u, c);
     }
     let (port_flow, port_spill) = (&flows.port[..np], &flows.spill[..np]);
     let (port_role, port_unit) = (&topo.port_role[..np], &topo.port_unit[..np]);
@@ -390,7 +410,7 @@ fn book<W: Width>(
         let u = port_unit[p] as usize;
         book_port(
             w,
-            &mut t,
+            &mut terms,
             by_exit,
             port_role[p],
             port_flow[p],
@@ -426,7 +446,7 @@ impl Ledger {
 #[inline(always)]
 pub(crate) fn book_link<W: Width>(
     w: W,
-    t: &mut StepTerms,
+    t: &mut FlowTerms,
     by_exit: &mut [[f64; 7]],
     q: f64,
     leak: f64,
@@ -478,7 +498,7 @@ pub(crate) fn book_link<W: Width>(
 #[inline(always)]
 pub(crate) fn book_port<W: Width>(
     w: W,
-    t: &mut StepTerms,
+    t: &mut FlowTerms,
     by_exit: &mut [[f64; 7]],
     role: PortRole,
     q: f64,

@@ -238,7 +238,9 @@ pub fn account_step(
     let np = topo.n_ports();
     for p in 0..np {
         let u = topo.port_unit[p] as usize;
-        account_port(topo, flows, p, any_leak, dt, &mut summary.units[u].exits_m3);
+        let (role, q, spill) = (topo.port_role[p], flows.port[p], flows.spill[p]);
+        let exits = &mut summary.units[u].exits_m3;
+        account_port(topo, flows, p, role, q, spill, any_leak, dt, exits);
     }
     account_units(
         topo,
@@ -304,22 +306,29 @@ pub(crate) fn account_link(
     e
 }
 
-/// Water leaving by port `p` over `dt` h into its unit's `exits` (m³ by [`ExitKind::ALL`]):
-/// an exit port's flow by its kind, the spill, and (when any link leaks) the leaks of the
+/// Water leaving by port `p` (role `role`, flow `q` and spill `spill`, m³/h) over `dt` h into
+/// its unit's `exits` (m³ by [`ExitKind::ALL`]): an exit port's flow by its kind, the spill, and (when any link leaks) the leaks of the
 /// port's links.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one port's data, taken apart so a fused pass can share its loads"
+)]
 #[inline(always)]
 pub(crate) fn account_port(
     topo: &Topology,
     flows: &Flows,
     p: usize,
+    role: PortRole,
+    q: f64,
+    spill: f64,
     any_leak: bool,
     dt: f64,
     exits: &mut [f64; 7],
 ) {
-    if let PortRole::Exit(k) = topo.port_role[p] {
-        exits[k.index()] += flows.port[p] * dt;
+    if let PortRole::Exit(k) = role {
+        exits[k.index()] += q * dt;
     }
-    exits[ExitKind::Spill.index()] += flows.spill[p] * dt;
+    exits[ExitKind::Spill.index()] += spill * dt;
     if any_leak {
         for &l in topo.links_of_port(p) {
             exits[ExitKind::Leak.index()] += flows.leak[l as usize] * dt;
@@ -529,23 +538,45 @@ impl FlowSums {
         let used = species.used_tracer();
         let (link_q, link_leak) = (&flows.link[..nl], &flows.leak[..nl]);
         let (link_port, link_from) = (&topo.link_from_port[..nl], &topo.link_from[..nl]);
+        let mut sums = self.slices();
         for l in 0..nl {
             let q = link_q[l];
             let p = link_port[l] as usize;
             let c = &quality.port[p * ns..p * ns + ns];
             let qu = used.map(|t| q * c[t]);
-            self.link(w, l, q, link_leak[l], link_from[l] as usize, qu, c);
+            sums.link(w, l, q, link_leak[l], link_from[l] as usize, qu, c);
         }
         let (port_flow, port_spill) = (&flows.port[..np], &flows.spill[..np]);
         let (port_role, port_unit) = (&topo.port_role[..np], &topo.port_unit[..np]);
         for p in 0..np {
             let c = &quality.port[p * ns..p * ns + nc];
             let u = port_unit[p] as usize;
-            self.port(w, u, port_role[p], port_flow[p], port_spill[p], c);
+            sums.port(w, u, port_role[p], port_flow[p], port_spill[p], c);
         }
         self.steps += 1;
     }
 
+    /// The arrays as slices, taken once before a pass (its loop then keeps their addresses in
+    /// registers instead of reloading them after every store).
+    pub(crate) fn slices(&mut self) -> SumsMut<'_> {
+        SumsMut {
+            link_used: &mut self.link_used,
+            link_leak: &mut self.link_leak,
+            link_species: &mut self.link_species,
+            exit_species: &mut self.exit_species,
+        }
+    }
+}
+
+/// The per-link and per-unit arrays of [`FlowSums`], as slices for a pass.
+pub(crate) struct SumsMut<'a> {
+    link_used: &'a mut [f64],
+    link_leak: &'a mut [f64],
+    link_species: &'a mut [f64],
+    exit_species: &'a mut [f64],
+}
+
+impl SumsMut<'_> {
     /// Link `l`'s share (flow `q`, leak `leak`, m³/h, from unit `v`, at its port's
     /// concentrations `c`): `Σ q·u` (`qu`, the used water carried, when there is a tracer),
     /// `Σ leak`, `Σ q·c` per species, and a leak's `leak·c` as an exit by leak of `v`.
