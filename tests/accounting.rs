@@ -80,7 +80,7 @@ fn run_both(park: &ValidPark, steps: usize) -> (Books, Books) {
                 sim.resource::<UnitInputs>().clone(),
                 sim.resource::<UnitOutputs>().clone(),
                 sim.resource::<Factors>().clone(),
-                sim.resource::<ParkModifiers>().clone(),
+                *sim.resource::<ParkModifiers>(),
             )
         };
         let (flows, quality, mut energy, inputs, outputs, factors, modifiers) = r(&built.sim);

@@ -807,6 +807,10 @@ fn judge_all(
 /// Δstorage terms (in unit order, from zero), and the step's worst balance `(relative, r,
 /// unit)`: the first in unit order with the largest relative residual, or the first NaN
 /// (`usize::MAX` as unit when there are no units).
+#[expect(
+    clippy::neg_cmp_op_on_partial_ord,
+    reason = "`!(rk <= worst)` is also true for a NaN: one cheap test lets a new worst and a NaN in"
+)]
 #[inline(never)]
 fn park_and_worst(
     k: usize,

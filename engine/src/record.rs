@@ -617,10 +617,6 @@ impl SumsMut<'_> {
 
     /// Port `p`'s share (of unit `u`, with role `role`, flow `q` and spill `spill`, m³/h, at
     /// concentrations `c`): an exit port's `q·c` by its exit kind and the spill's `spill·c`.
-    #[expect(
-        clippy::too_many_arguments,
-        reason = "one port's data, taken apart so a fused pass can share its loads"
-    )]
     #[inline(always)]
     pub(crate) fn port<W: crate::width::Width>(
         &mut self,
