@@ -1,5 +1,6 @@
 //! The integration tests of parktwin, in one test binary (see STYLE.md).
 
+mod accounting;
 mod analytic;
 mod bad_input;
 mod common;

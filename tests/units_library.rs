@@ -81,7 +81,7 @@ fn med_heat_sources() {
     let topo = sim.resource::<Topology>();
     let da = topo.unit_index("da").expect("da");
     assert_relative_eq!(
-        ledger.unit_species[da].inflow / ledger.unit_water[da].inflow,
+        ledger.unit_species(da, 0).inflow / ledger.unit_water(da).inflow,
         17.5,
         max_relative = 1e-12
     );
@@ -144,14 +144,13 @@ fn ultrafiltration_preset() {
     let ledger = sim.resource::<Ledger>();
     let topo = sim.resource::<Topology>();
     let da = topo.unit_index("da").expect("da");
-    let nc = sim.resource::<Species>().conserved;
     assert_relative_eq!(
-        ledger.unit_species[da * nc].inflow / 950.0,
+        ledger.unit_species(da, 0).inflow / 950.0,
         1000.0,
         max_relative = 1e-12
     );
     assert_relative_eq!(
-        ledger.unit_species[da * nc + 1].inflow / 950.0,
+        ledger.unit_species(da, 1).inflow / 950.0,
         50.0 * 0.8 / 0.95,
         max_relative = 1e-12
     );
@@ -191,9 +190,8 @@ fn softening_presets() {
     );
     let topo = sim.resource::<Topology>();
     let da = topo.unit_index("da").expect("da");
-    let nc = sim.resource::<Species>().conserved;
     assert_relative_eq!(
-        ledger.unit_species[da * nc + h].inflow / ledger.unit_water[da].inflow,
+        ledger.unit_species(da, h).inflow / ledger.unit_water(da).inflow,
         60.0,
         max_relative = 1e-12
     );
@@ -246,9 +244,8 @@ fn biological_options() {
     let ledger = sim.resource::<Ledger>();
     let topo = sim.resource::<Topology>();
     let da = topo.unit_index("da").expect("da");
-    let nc = sim.resource::<Species>().conserved;
     assert_relative_eq!(
-        ledger.unit_species[da * nc + 1].inflow / ledger.unit_water[da].inflow,
+        ledger.unit_species(da, 1).inflow / ledger.unit_water(da).inflow,
         50.0,
         max_relative = 1e-12
     );
@@ -346,12 +343,12 @@ fn steam_system_condensate_and_blowdown() {
     let topo = sim.resource::<Topology>();
     let d = topo.unit_index("drain").expect("drain");
     assert_relative_eq!(
-        ledger.unit_species[d].inflow,
+        ledger.unit_species(d, 0).inflow,
         10.0 * 45.263158,
         max_relative = 1e-6
     );
     assert_relative_eq!(
-        ledger.unit_water[d].inflow,
+        ledger.unit_water(d).inflow,
         100.0 / 19.0,
         max_relative = 1e-9
     );

@@ -154,17 +154,17 @@ fn permeate_plus_concentrate_is_feed() {
         let topo = sim.resource::<Topology>();
         let u = topo.unit_index("ro").expect("ro");
         let ledger = sim.resource::<Ledger>();
-        let w = &ledger.unit_water[u];
+        let w = ledger.unit_water(u);
         assert_relative_eq!(w.inflow, w.outflow, max_relative = 1e-12);
         let nc = sim.resource::<Species>().conserved;
         for s in 0..nc {
-            let t = &ledger.unit_species[u * nc + s];
+            let t = ledger.unit_species(u, s);
             assert_relative_eq!(t.inflow, t.outflow, max_relative = 1e-12);
         }
         if basis == "Feed" {
             let b = sim.resource::<Species>().index("b").expect("b");
             let p = topo.unit_index("product").expect("product");
-            let perm_b = ledger.unit_species[p * nc + b].inflow;
+            let perm_b = ledger.unit_species(p, b).inflow;
             assert_relative_eq!(perm_b, 0.45 * 3.6 * 0.4954 * 48.0, max_relative = 1e-12);
         }
     }

@@ -13,6 +13,17 @@
 //! links cancel). A residual counts as a violation when `|r| > 1e-9·scale + floor`, where `scale` is
 //! the largest term (including the stored amounts) and the floor is 1e-9 m³ of water or 1e-6 g of a
 //! species per step; the relative residual reported is `|r| / max(scale, floor/1e-9)`.
+//!
+//! How a step is booked: the step's terms are struct-of-arrays (entry `u·m + k`, `m` = 1 +
+//! declared species) filled by a pass over links ([`book_link`]), one over ports
+//! ([`book_port`]) and one over units; in a [`crate::sim::Simulation`] the link and port passes
+//! are shared with the rest of the accounting ([`crate::accounting`]). The judge is then a
+//! branch-free pass over all balances (residual, scale, relative residual, any violation), a
+//! pass per balance kind over the units (park sums, the step's worst: the first in unit order
+//! among equal relative residuals, a NaN kept once seen), and one straight pass per term adding
+//! the step into the run totals and clearing it, so that the next step starts from zeros without
+//! a clearing pass. Violations are diagnosed by an extra pass, in unit and kind order, only in a
+//! step that has one.
 
 use crate::diagnostics::{DiagnosticKind, Diagnostics};
 use crate::network::{ExitKind, FlowKind, PortRole, QualityKind, Topology};
@@ -57,6 +68,42 @@ impl Terms {
     }
 }
 
+/// The run totals of every unit balance, struct of arrays: entry `u·m + k` is unit `u`'s water
+/// (`k = 0`) or species `k − 1` balance, `m = 1 +` declared species — the layout of a step's
+/// terms, so that one straight loop adds a step into them.
+#[derive(Clone, Debug, Default, Serialize)]
+struct BalanceTotals {
+    inflow: Vec<f64>,
+    outflow: Vec<f64>,
+    generated: Vec<f64>,
+    removed: Vec<f64>,
+    storage_change: Vec<f64>,
+}
+
+impl BalanceTotals {
+    /// `n` balances, all zero.
+    fn new(n: usize) -> Self {
+        Self {
+            inflow: vec![0.0; n],
+            outflow: vec![0.0; n],
+            generated: vec![0.0; n],
+            removed: vec![0.0; n],
+            storage_change: vec![0.0; n],
+        }
+    }
+
+    /// Balance `i`'s terms.
+    fn terms(&self, i: usize) -> Terms {
+        Terms {
+            inflow: self.inflow[i],
+            outflow: self.outflow[i],
+            generated: self.generated[i],
+            removed: self.removed[i],
+            storage_change: self.storage_change[i],
+        }
+    }
+}
+
 /// The worst closure seen so far.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Worst {
@@ -73,10 +120,9 @@ pub struct Worst {
 /// Ledger totals and closure statistics of a run.
 #[derive(Resource, Clone, Debug, Serialize)]
 pub struct Ledger {
-    /// Per unit: water terms over the run, m³.
-    pub unit_water: Vec<Terms>,
-    /// Per unit × species: mass terms over the run, g.
-    pub unit_species: Vec<Terms>,
+    /// Per unit: water and species terms over the run, m³ and g (read them with
+    /// [`Ledger::unit_water`] and [`Ledger::unit_species`]).
+    unit_totals: BalanceTotals,
     /// Park water terms, m³.
     pub park_water: Terms,
     /// Park species terms per species, g.
@@ -101,8 +147,12 @@ pub struct Ledger {
 
 /// One step's terms of every balance, struct of arrays: entry `u·m + k` is unit `u`'s water
 /// (`k = 0`) or species `k − 1` balance, with `m = 1 + conserved species`.
+///
+/// Between calls of [`book`] the four summed terms are all zero: the judge pass clears each
+/// entry after reading it, so no step begins with a clearing pass. The arrays are (re)built,
+/// zeroed, when the balance count `n` or the width `m` changes (the first step).
 #[derive(Clone, Debug, Default)]
-struct StepTerms {
+pub(crate) struct StepTerms {
     inflow: Vec<f64>,
     outflow: Vec<f64>,
     generated: Vec<f64>,
@@ -110,6 +160,16 @@ struct StepTerms {
     storage_change: Vec<f64>,
     /// Largest amount stored at either end of the step (part of the scale).
     stored: Vec<f64>,
+    /// Per balance: its absolute floor (water or species), m³ or g.
+    floor: Vec<f64>,
+    /// Per balance: the least denominator of its relative residual, `floor / 1e-9`.
+    den_floor: Vec<f64>,
+    /// Per balance: this step's residual `r`.
+    residual: Vec<f64>,
+    /// Per balance: this step's relative residual `|r| / max(scale, floor/1e-9)`.
+    rel: Vec<f64>,
+    /// The width `m` the arrays are laid out for.
+    m: usize,
     /// The park's balances (water, then species).
     park: Vec<Terms>,
     /// The step's worst (relative, absolute residual, unit) per balance kind.
@@ -117,31 +177,66 @@ struct StepTerms {
 }
 
 impl StepTerms {
-    fn reset(&mut self, n: usize) {
+    /// Sizes the arrays for `n = nu·m` balances. The summed terms are zero already (the judge
+    /// clears them); storage terms are assigned, and only for mixed volumes, whose set the
+    /// topology fixes, so every other entry stays zero from the first step on.
+    fn reset(&mut self, n: usize, m: usize) {
+        if self.inflow.len() == n && self.m == m {
+            return;
+        }
+        self.m = m;
         for v in [
             &mut self.inflow,
             &mut self.outflow,
             &mut self.generated,
             &mut self.removed,
+            &mut self.storage_change,
+            &mut self.stored,
+            &mut self.residual,
+            &mut self.rel,
         ] {
             v.clear();
             v.resize(n, 0.0);
         }
-        // Storage terms are assigned, not summed, and only for mixed volumes, whose set the
-        // topology fixes: every other entry stays zero from the first step on.
-        for v in [&mut self.storage_change, &mut self.stored] {
-            if v.len() != n {
-                v.clear();
-                v.resize(n, 0.0);
-            }
-        }
+        self.floor = (0..n).map(|i| floor_of(i % m.max(1))).collect::<Vec<_>>();
+        self.den_floor = self.floor.iter().map(|f| f / RELATIVE_TOLERANCE).collect();
     }
 
     fn reset_park(&mut self, m: usize) {
         self.park.clear();
         self.park.resize(m, Terms::default());
         self.worst.clear();
-        self.worst.resize(m, (0.0, 0.0, usize::MAX));
+        // A relative residual is never below zero, so the first balance always enters the
+        // comparison (and is taken, as it is the first).
+        self.worst.resize(m, (f64::NEG_INFINITY, 0.0, usize::MAX));
+    }
+}
+
+/// The step's link and port terms as slices, taken once before a pass: its loop then keeps
+/// the arrays' addresses in registers instead of reloading them after every store.
+pub(crate) struct FlowTerms<'a> {
+    inflow: &'a mut [f64],
+    outflow: &'a mut [f64],
+    removed: &'a mut [f64],
+}
+
+impl StepTerms {
+    /// The terms links and ports add to.
+    pub(crate) fn flow_terms(&mut self) -> FlowTerms<'_> {
+        FlowTerms {
+            inflow: &mut self.inflow,
+            outflow: &mut self.outflow,
+            removed: &mut self.removed,
+        }
+    }
+}
+
+/// Absolute floor of balance kind `k` (0 water, m³; else a species, g).
+fn floor_of(k: usize) -> f64 {
+    if k == 0 {
+        WATER_FLOOR_M3
+    } else {
+        SPECIES_FLOOR_G
     }
 }
 
@@ -149,8 +244,7 @@ impl Ledger {
     /// Empty ledger for `ns` conserved species.
     pub fn new(topo: &Topology, ns: usize) -> Self {
         Self {
-            unit_water: vec![Terms::default(); topo.n_units()],
-            unit_species: vec![Terms::default(); topo.n_units() * ns],
+            unit_totals: BalanceTotals::new(topo.n_units() * (ns + 1)),
             park_water: Terms::default(),
             park_species: vec![Terms::default(); ns],
             worst_water: Worst::default(),
@@ -162,6 +256,38 @@ impl Ledger {
             species_loads: vec![0.0; ns],
             step: StepTerms::default(),
         }
+    }
+
+    /// Unit `u`'s water terms over the run, m³.
+    pub fn unit_water(&self, u: usize) -> Terms {
+        self.unit_totals.terms(u * self.balances_per_unit())
+    }
+
+    /// Unit `u`'s terms of declared species `s` over the run, g.
+    pub fn unit_species(&self, u: usize, s: usize) -> Terms {
+        self.unit_totals.terms(u * self.balances_per_unit() + 1 + s)
+    }
+
+    /// Every unit's water terms over the run, m³, in unit order.
+    pub fn unit_water_all(&self) -> Vec<Terms> {
+        let m = self.balances_per_unit();
+        (0..self.unit_totals.inflow.len() / m)
+            .map(|u| self.unit_totals.terms(u * m))
+            .collect()
+    }
+
+    /// Every unit's species terms over the run, g: entry `u·n + s` for `n` declared species.
+    pub fn unit_species_all(&self) -> Vec<Terms> {
+        let m = self.balances_per_unit();
+        (0..self.unit_totals.inflow.len())
+            .filter(|i| i % m != 0)
+            .map(|i| self.unit_totals.terms(i))
+            .collect()
+    }
+
+    /// Balances per unit: water and each declared species.
+    fn balances_per_unit(&self) -> usize {
+        1 + self.park_species.len()
     }
 
     /// Largest relative residual over water and every species.
@@ -191,10 +317,29 @@ fn judge(t: &Terms, extra_scale: f64, floor: f64) -> (f64, f64, bool) {
     )
 }
 
-/// `max(a, b)` for numbers that are not NaN (one comparison, no NaN handling).
+/// `max(a, b)` for numbers that are not NaN: one comparison, written as the processor's own
+/// maximum instruction computes it (`a > b ? a : b`), so that a loop of them vectorises. For a
+/// NaN, or for `+0` and `−0`, it may differ from `f64::max`; neither changes a verdict or a
+/// relative residual here (see [`residual_and_scale`]).
 #[inline(always)]
 fn fast_max(a: f64, b: f64) -> f64 {
-    if a >= b { a } else { b }
+    if a > b { a } else { b }
+}
+
+/// One balance's residual `r = in − out + generated − removed − Δstorage` and its scale, the
+/// largest of the terms' magnitudes and `stored` (the amount stored at either end of the step).
+/// The maximum is [`fast_max`]: a NaN among the terms or `stored` (which is NaN only if the
+/// storage change is) makes the residual NaN, and then the verdict (a violation) and the
+/// relative residual (NaN) do not depend on the scale; the sign of a zero scale changes
+/// neither `max(scale, floor/1e-9)` nor `1e-9·scale + floor`.
+#[inline(always)]
+fn residual_and_scale(a: f64, b: f64, g: f64, x: f64, d: f64, stored: f64) -> (f64, f64) {
+    let r = a - b + g - x - d;
+    let scale = fast_max(
+        fast_max(fast_max(a.abs(), b.abs()), fast_max(g.abs(), x.abs())),
+        fast_max(d.abs(), stored),
+    );
+    (r, scale)
 }
 
 /// Checks and books one step.
@@ -244,95 +389,190 @@ fn book<W: Width>(
 ) {
     let nc = w.n();
     let ns = species.len();
+    let (nl, np) = (topo.n_links(), topo.n_ports());
+    let dt = clock.dt_h;
+    let mut t = ledger.begin_step(topo.n_units(), nc + 1);
+    let mut terms = t.flow_terms();
+    let by_exit = &mut ledger.species_by_exit[..nc];
+    let (link_q, link_leak) = (&flows.link[..nl], &flows.leak[..nl]);
+    let (link_from, link_to) = (&topo.link_from[..nl], &topo.link_to[..nl]);
+    let link_port = &topo.link_from_port[..nl];
+    for l in 0..nl {
+        let p = link_port[l] as usize;
+        let c = &quality.port[p * ns..p * ns + nc];
+        let (v, u) = (link_from[l] as usize, link_to[l] as usize);
+        book_link(w, &mut terms, by_exit, link_q[l], link_leak[l], dt, v, u, c);
+    }
+    let (port_flow, port_spill) = (&flows.port[..np], &flows.spill[..np]);
+    let (port_role, port_unit) = (&topo.port_role[..np], &topo.port_unit[..np]);
+    for p in 0..np {
+        let c = &quality.port[p * ns..p * ns + nc];
+        let u = port_unit[p] as usize;
+        book_port(
+            w,
+            &mut terms,
+            by_exit,
+            port_role[p],
+            port_flow[p],
+            port_spill[p],
+            dt,
+            u,
+            c,
+        );
+    }
+    finish_step(
+        w, ledger, t, topo, species, inputs, flows, quality, storage, clock, diag,
+    );
+}
+
+impl Ledger {
+    /// The step's terms, sized for `nu` units of `m` balances each, summed terms zero: fill
+    /// them with [`book_link`] and [`book_port`], then hand them to [`finish_step`].
+    pub(crate) fn begin_step(&mut self, nu: usize, m: usize) -> StepTerms {
+        let mut t = std::mem::take(&mut self.step);
+        t.reset(nu * m, m);
+        t
+    }
+}
+
+/// The ledger's share of link `l` (flow `q` and leak `leak`, m³/h, over `dt` h, from unit `v`
+/// to unit `u`, at its port's concentrations `c`, g/m³): `q·dt` (× `c`) into `u` and out of
+/// `v`; the leak `leak·dt` (× `c`) removed from `v` and booked as an exit by leak. A link
+/// that moves nothing is skipped. Every accumulator sees these operations in link order.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one link's data, taken apart so a fused pass can share its loads"
+)]
+#[inline(always)]
+pub(crate) fn book_link<W: Width>(
+    w: W,
+    t: &mut FlowTerms,
+    by_exit: &mut [[f64; 7]],
+    q: f64,
+    leak: f64,
+    dt: f64,
+    v: usize,
+    u: usize,
+    c: &[f64],
+) {
+    let nc = w.n();
+    let m = nc + 1;
+    let q = q * dt;
+    let leak = leak * dt;
+    if q == 0.0 && leak == 0.0 {
+        return;
+    }
+    let c = &c[..nc];
+    {
+        let into = &mut t.inflow[u * m..u * m + m];
+        into[0] += q;
+        for s in 0..nc {
+            into[1 + s] += q * c[s];
+        }
+    }
+    {
+        let out = &mut t.outflow[v * m..v * m + m];
+        out[0] += q;
+        for s in 0..nc {
+            out[1 + s] += q * c[s];
+        }
+    }
+    if leak != 0.0 {
+        let rem = &mut t.removed[v * m..v * m + m];
+        let by_exit = &mut by_exit[..nc];
+        rem[0] += leak;
+        for s in 0..nc {
+            rem[1 + s] += leak * c[s];
+            by_exit[s][ExitKind::Leak.index()] += leak * c[s];
+        }
+    }
+}
+
+/// The ledger's share of port `p` of unit `u` (flow `q` and spill `spill`, m³/h, over `dt`
+/// h, at concentrations `c`): an exit port's `q·dt` and the spill `spill·dt` (× `c`) are
+/// removed from `u` and booked by exit kind. A port that removes nothing is skipped.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one port's data, taken apart so a fused pass can share its loads"
+)]
+#[inline(always)]
+pub(crate) fn book_port<W: Width>(
+    w: W,
+    t: &mut FlowTerms,
+    by_exit: &mut [[f64; 7]],
+    role: PortRole,
+    q: f64,
+    spill: f64,
+    dt: f64,
+    u: usize,
+    c: &[f64],
+) {
+    let nc = w.n();
+    let m = nc + 1;
+    let exit = match role {
+        PortRole::Exit(_) => q * dt,
+        _ => 0.0,
+    };
+    let spill = spill * dt;
+    if exit == 0.0 && spill == 0.0 {
+        return;
+    }
+    let c = &c[..nc];
+    let by_exit = &mut by_exit[..nc];
+    let rem = &mut t.removed[u * m..u * m + m];
+    rem[0] += exit + spill;
+    for s in 0..nc {
+        rem[1 + s] += (exit + spill) * c[s];
+    }
+    if let PortRole::Exit(k) = role
+        && exit != 0.0
+    {
+        for s in 0..nc {
+            by_exit[s][k.index()] += exit * c[s];
+        }
+    }
+    if spill != 0.0 {
+        for s in 0..nc {
+            by_exit[s][ExitKind::Spill.index()] += spill * c[s];
+        }
+    }
+}
+
+/// Completes the step begun by [`Ledger::begin_step`] once every link and port is booked:
+/// the per-unit terms (withdrawals, loads, reaction, solids, storage), then the judge of
+/// every balance and of the park's.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the ledger reads every part of the step state"
+)]
+#[inline(always)]
+pub(crate) fn finish_step<W: Width>(
+    w: W,
+    ledger: &mut Ledger,
+    mut t: StepTerms,
+    topo: &Topology,
+    species: &Species,
+    inputs: &UnitInputs,
+    flows: &Flows,
+    quality: &Quality,
+    storage: &Storage,
+    clock: &Clock,
+    diag: &mut Diagnostics,
+) {
+    let nc = w.n();
+    let ns = species.len();
     let m = nc + 1;
     let nu = topo.n_units();
-    let nl = topo.n_links();
-    let np = topo.n_ports();
     let dt = clock.dt_h;
     let step = clock.step;
-    let mut t = std::mem::take(&mut ledger.step);
-    t.reset(nu * m);
-    let leak_exit = ExitKind::Leak.index();
-    let spill_exit = ExitKind::Spill.index();
     let solids_exit = ExitKind::Solids.index();
     let StepTerms {
-        inflow,
-        outflow,
         generated,
         removed,
         storage_change,
         stored,
         ..
     } = &mut t;
-    // Links: into the receiving unit, out of the sending one; leaks leave the sending unit.
-    let (link_q, link_leak) = (&flows.link[..nl], &flows.leak[..nl]);
-    let (link_from, link_to) = (&topo.link_from[..nl], &topo.link_to[..nl]);
-    let link_port = &topo.link_from_port[..nl];
-    for l in 0..nl {
-        let q = link_q[l] * dt;
-        let leak = link_leak[l] * dt;
-        if q == 0.0 && leak == 0.0 {
-            continue;
-        }
-        let v = link_from[l] as usize * m;
-        let u = link_to[l] as usize * m;
-        let p = link_port[l] as usize;
-        let c = &quality.port[p * ns..p * ns + nc];
-        {
-            let into = &mut inflow[u..u + m];
-            into[0] += q;
-            for s in 0..nc {
-                into[1 + s] += q * c[s];
-            }
-        }
-        {
-            let out = &mut outflow[v..v + m];
-            out[0] += q;
-            for s in 0..nc {
-                out[1 + s] += q * c[s];
-            }
-        }
-        if leak != 0.0 {
-            let rem = &mut removed[v..v + m];
-            rem[0] += leak;
-            for s in 0..nc {
-                rem[1 + s] += leak * c[s];
-                ledger.species_by_exit[s][leak_exit] += leak * c[s];
-            }
-        }
-    }
-    // Ports: exits and spills.
-    let (port_flow, port_spill) = (&flows.port[..np], &flows.spill[..np]);
-    for p in 0..np {
-        let role = topo.port_role[p];
-        let exit = match role {
-            PortRole::Exit(_) => port_flow[p] * dt,
-            _ => 0.0,
-        };
-        let spill = port_spill[p] * dt;
-        if exit == 0.0 && spill == 0.0 {
-            continue;
-        }
-        let u = topo.port_unit[p] as usize * m;
-        let c = &quality.port[p * ns..p * ns + nc];
-        let rem = &mut removed[u..u + m];
-        rem[0] += exit + spill;
-        for s in 0..nc {
-            rem[1 + s] += (exit + spill) * c[s];
-        }
-        if let PortRole::Exit(k) = role
-            && exit != 0.0
-        {
-            for s in 0..nc {
-                ledger.species_by_exit[s][k.index()] += exit * c[s];
-            }
-        }
-        if spill != 0.0 {
-            for s in 0..nc {
-                ledger.species_by_exit[s][spill_exit] += spill * c[s];
-            }
-        }
-    }
     // Units: withdrawals, loads, reaction, solids, storage.
     for u in 0..nu {
         let x = flows.throughput[u] * dt;
@@ -380,84 +620,101 @@ fn book<W: Width>(
             }
         }
     }
-    // Judge every balance; note the step's worst per water and species. The relative residual
-    // (a division) is formed only for a balance that may beat the worst so far: with
-    // `|r| ≤ w·den·(1 − 1e-12)` the rounded quotient cannot exceed `w`, so the worst found is
-    // the one a division of every balance would find.
+    // Judge every balance. The first pass is straight arithmetic over all `n` balances (no
+    // branch, so it vectorises): residual `r`, scale, relative residual
+    // `|r| / max(scale, floor/1e-9)`, and whether any balance is a violation. Violations
+    // (rare) are diagnosed by a second pass in unit and kind order, run only when the first
+    // found one. Then, per kind `k`, one strided pass over the units sums the park's terms and
+    // finds the step's worst (a rare branch: only a new worst, a NaN, or the first balance
+    // enters); last, one straight pass per term adds the step into the run totals and clears
+    // the summed terms for the next step.
     t.reset_park(m);
     let (mut park_v, mut worst_v) = (std::mem::take(&mut t.park), std::mem::take(&mut t.worst));
-    let park = &mut park_v[..m];
-    let worst = &mut worst_v[..m];
     let n = nu * m;
-    let (inflow, outflow, generated) = (&t.inflow[..n], &t.outflow[..n], &t.generated[..n]);
-    let (removed, storage_change) = (&t.removed[..n], &t.storage_change[..n]);
-    let stored = &t.stored[..n];
-    let unit_water = &mut ledger.unit_water[..nu];
-    let unit_species = &mut ledger.unit_species[..nu * nc];
-    for u in 0..nu {
-        for k in 0..m {
-            let i = u * m + k;
-            let terms = Terms {
-                inflow: inflow[i],
-                outflow: outflow[i],
-                generated: generated[i],
-                removed: removed[i],
-                storage_change: storage_change[i],
-            };
-            let floor = if k == 0 {
-                WATER_FLOOR_M3
-            } else {
-                SPECIES_FLOOR_G
-            };
-            // As `judge`, with a plain maximum: the terms are finite unless the residual
-            // is not, and then the verdict and the relative value do not depend on the scale.
-            let r = terms.residual();
-            let scale = fast_max(
-                fast_max(
-                    fast_max(terms.inflow.abs(), terms.outflow.abs()),
-                    fast_max(terms.generated.abs(), terms.removed.abs()),
-                ),
-                fast_max(terms.storage_change.abs(), stored[i]),
-            );
-            let den = fast_max(scale, floor / RELATIVE_TOLERANCE);
-            let bad = r.abs() > RELATIVE_TOLERANCE * scale + floor || !r.is_finite();
-            let w = &mut worst[k];
-            let bound = w.0 * den * (1.0 - 1e-12);
-            if w.2 == usize::MAX || r.abs() > bound || r.is_nan() || bound.is_nan() {
-                let rel = r.abs() / den;
-                if rel > w.0 || (rel.is_nan() && !w.0.is_nan()) || w.2 == usize::MAX {
-                    *w = (rel, r, u);
+    let StepTerms {
+        inflow,
+        outflow,
+        generated,
+        removed,
+        storage_change,
+        stored,
+        floor,
+        den_floor,
+        rel,
+        residual,
+        ..
+    } = &mut t;
+    let any_bad = judge_all(
+        &inflow[..n],
+        &outflow[..n],
+        &generated[..n],
+        &removed[..n],
+        &storage_change[..n],
+        &stored[..n],
+        &floor[..n],
+        &den_floor[..n],
+        &mut residual[..n],
+        &mut rel[..n],
+    );
+    if any_bad {
+        for u in 0..nu {
+            for k in 0..m {
+                let i = u * m + k;
+                let (r, scale) = residual_and_scale(
+                    inflow[i],
+                    outflow[i],
+                    generated[i],
+                    removed[i],
+                    storage_change[i],
+                    stored[i],
+                );
+                if r.abs() > RELATIVE_TOLERANCE * scale + floor[i] || !r.is_finite() {
+                    ledger.violations += 1;
+                    diag.push(
+                        DiagnosticKind::ClosureViolation,
+                        step,
+                        Some(&topo.unit_id[u]),
+                        || {
+                            if k == 0 {
+                                format!("water balance of {} off by {r:.3e} m³", topo.unit_id[u])
+                            } else {
+                                format!(
+                                    "{} balance of {} off by {r:.3e} g",
+                                    species.names[k - 1],
+                                    topo.unit_id[u]
+                                )
+                            }
+                        },
+                    );
                 }
             }
-            if bad {
-                ledger.violations += 1;
-                diag.push(
-                    DiagnosticKind::ClosureViolation,
-                    step,
-                    Some(&topo.unit_id[u]),
-                    || {
-                        if k == 0 {
-                            format!("water balance of {} off by {r:.3e} m³", topo.unit_id[u])
-                        } else {
-                            format!(
-                                "{} balance of {} off by {r:.3e} g",
-                                species.names[k - 1],
-                                topo.unit_id[u]
-                            )
-                        }
-                    },
-                );
-            }
-            if k == 0 {
-                unit_water[u].add(&terms);
-            } else {
-                unit_species[u * nc + k - 1].add(&terms);
-            }
-            park[k].generated += terms.generated;
-            park[k].removed += terms.removed;
-            park[k].storage_change += terms.storage_change;
         }
     }
+    for k in 0..m {
+        let (p, w) = park_and_worst(
+            k,
+            m,
+            &generated[..n],
+            &removed[..n],
+            &storage_change[..n],
+            &residual[..n],
+            &rel[..n],
+        );
+        park_v[k] = p;
+        worst_v[k] = w;
+    }
+    let totals = &mut ledger.unit_totals;
+    add_and_clear(&mut totals.inflow[..n], &mut inflow[..n]);
+    add_and_clear(&mut totals.outflow[..n], &mut outflow[..n]);
+    add_and_clear(&mut totals.generated[..n], &mut generated[..n]);
+    add_and_clear(&mut totals.removed[..n], &mut removed[..n]);
+    for (t, d) in totals.storage_change[..n]
+        .iter_mut()
+        .zip(&storage_change[..n])
+    {
+        *t += *d;
+    }
+    let (park, worst) = (&park_v[..m], &worst_v[..m]);
     for (k, &(rel, r, u)) in worst.iter().enumerate() {
         if u == usize::MAX {
             continue;
@@ -501,6 +758,103 @@ fn book<W: Width>(
     t.park = park_v;
     t.worst = worst_v;
     ledger.step = t;
+}
+
+/// Every balance's residual `r` (into `residual`) and relative residual
+/// `|r| / max(scale, floor/1e-9)` (into `rel`), from its five terms and stored amount; returns
+/// whether any is a violation (`|r| > 1e-9·scale + floor`, or `r` not finite). Straight
+/// arithmetic over equal-length arrays, which the compiler vectorises; each array is an
+/// argument of its own so it knows they do not overlap.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "each array is an argument so the compiler knows they do not overlap"
+)]
+#[inline(never)]
+fn judge_all(
+    inflow: &[f64],
+    outflow: &[f64],
+    generated: &[f64],
+    removed: &[f64],
+    storage_change: &[f64],
+    stored: &[f64],
+    floor: &[f64],
+    den_floor: &[f64],
+    residual: &mut [f64],
+    rel: &mut [f64],
+) -> bool {
+    let n = rel.len();
+    let (inflow, outflow, generated) = (&inflow[..n], &outflow[..n], &generated[..n]);
+    let (removed, storage_change, stored) = (&removed[..n], &storage_change[..n], &stored[..n]);
+    let (floor, den_floor, residual) = (&floor[..n], &den_floor[..n], &mut residual[..n]);
+    let mut any_bad = false;
+    for i in 0..n {
+        let (r, scale) = residual_and_scale(
+            inflow[i],
+            outflow[i],
+            generated[i],
+            removed[i],
+            storage_change[i],
+            stored[i],
+        );
+        residual[i] = r;
+        rel[i] = r.abs() / fast_max(scale, den_floor[i]);
+        any_bad |= (r.abs() > RELATIVE_TOLERANCE * scale + floor[i]) | !r.is_finite();
+    }
+    any_bad
+}
+
+/// For balance kind `k` (of `m` per unit): the park's sums of the units' generated, removed and
+/// Δstorage terms (in unit order, from zero), and the step's worst balance `(relative, r,
+/// unit)`: the first in unit order with the largest relative residual, or the first NaN
+/// (`usize::MAX` as unit when there are no units).
+#[expect(
+    clippy::neg_cmp_op_on_partial_ord,
+    reason = "`!(rk <= worst)` is also true for a NaN: one cheap test lets a new worst and a NaN in"
+)]
+#[inline(never)]
+fn park_and_worst(
+    k: usize,
+    m: usize,
+    generated: &[f64],
+    removed: &[f64],
+    storage_change: &[f64],
+    residual: &[f64],
+    rel: &[f64],
+) -> (Terms, (f64, f64, usize)) {
+    let mut park = Terms::default();
+    // A relative residual is never below zero, so the first balance always enters the
+    // comparison (and is taken, as it is the first).
+    let mut worst = (f64::NEG_INFINITY, 0.0, usize::MAX);
+    let n = rel.len();
+    let (generated, removed) = (&generated[..n], &removed[..n]);
+    let (storage_change, residual) = (&storage_change[..n], &residual[..n]);
+    let mut i = k;
+    let mut u = 0;
+    while i < n {
+        park.generated += generated[i];
+        park.removed += removed[i];
+        park.storage_change += storage_change[i];
+        let rk = rel[i];
+        if !(rk <= worst.0)
+            && (worst.2 == usize::MAX || rk > worst.0 || (rk.is_nan() && !worst.0.is_nan()))
+        {
+            worst = (rk, residual[i], u);
+        }
+        i += m;
+        u += 1;
+    }
+    (park, worst)
+}
+
+/// `total[i] += step[i]; step[i] = 0` for every balance: adds a summed term of the step into
+/// the run totals and leaves it cleared for the next step, in one straight loop.
+#[inline(never)]
+fn add_and_clear(total: &mut [f64], step: &mut [f64]) {
+    let n = total.len();
+    for (t, s) in total.iter_mut().zip(&mut step[..n]) {
+        *t += *s;
+        *s = 0.0;
+    }
 }
 
 fn note(w: &mut Worst, rel: f64, r: f64, item: &str, step: usize) {

@@ -27,6 +27,7 @@
 //! - [`sim`]: the World, the phases and the step loop;
 //! - [`width`]: the hot loops instantiated per species count.
 
+pub mod accounting;
 pub mod diagnostics;
 pub mod error;
 pub mod events;

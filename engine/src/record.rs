@@ -190,6 +190,11 @@ impl Summary {
 }
 
 /// Books pumping, carbon and cost of one step into `summary`.
+///
+/// Per link (in link order): pumping `e` ([`pumping_kwh`] of flow plus leak), charged to the
+/// sending unit; per port (in port order): the unit's exits and spill, m³; per unit
+/// ([`account_units`]): equipment energy, heat, chemicals, carbon and cost, and the park's grid
+/// import after on-site generation.
 #[expect(
     clippy::too_many_arguments,
     reason = "accounting reads every part of the step state"
@@ -205,9 +210,7 @@ pub fn account_step(
     summary: &mut Summary,
 ) {
     let dt = clock.dt_h;
-    let step = clock.step;
-    let grid = factors.grid_kg_per_kwh.at(step) * park.grid_factor;
-    let price = factors.electricity_price.at(step) * park.price_factor;
+    let prices = StepPrices::new(factors, park, clock.step);
     let mut park_electricity = 0.0;
     let mut any_leak = false;
     let nl = topo.n_links();
@@ -218,82 +221,208 @@ pub fn account_step(
     let links = &mut summary.links[..nl];
     let units = &mut summary.units;
     for l in 0..nl {
-        let q = link_q[l];
         any_leak |= link_leak[l] != 0.0;
-        // The pump lifts what it sends, leaks included.
-        let e = pumping_kwh(q + link_leak[l], head[l], eta[l], dt);
-        pumping[l] = e;
-        let t = &mut links[l];
-        t.volume_m3 += q * dt;
-        t.max_flow_m3_per_h = t.max_flow_m3_per_h.max(q);
-        t.pumping_kwh += e;
-        park_electricity += e;
-        // Pumping is charged to the unit that sends the water.
-        let u = link_from[l] as usize;
-        let ut = &mut units[u];
-        ut.electricity_kwh += e;
-        ut.carbon.electricity += e * grid;
-        ut.cost.electricity += e * price;
+        park_electricity += account_link(
+            link_q[l],
+            link_leak[l],
+            head[l],
+            eta[l],
+            dt,
+            &prices,
+            &mut pumping[l],
+            &mut links[l],
+            &mut units[link_from[l] as usize],
+        );
     }
     summary.pumping_kwh += park_electricity;
+    let np = topo.n_ports();
+    for p in 0..np {
+        let u = topo.port_unit[p] as usize;
+        let (role, q, spill) = (topo.port_role[p], flows.port[p], flows.spill[p]);
+        let exits = &mut summary.units[u].exits_m3;
+        account_port(topo, flows, p, role, q, spill, any_leak, dt, exits);
+    }
+    account_units(
+        topo,
+        flows,
+        energy,
+        factors,
+        outputs,
+        &prices,
+        dt,
+        park_electricity,
+        summary,
+    );
+}
+
+/// The step's electricity price and grid factor, after the park's event modifiers.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct StepPrices {
+    /// Grid carbon factor, kg CO2e/kWh.
+    pub(crate) grid: f64,
+    /// Electricity price, yuan/kWh.
+    pub(crate) price: f64,
+}
+
+impl StepPrices {
+    /// The factors of `step`.
+    pub(crate) fn new(factors: &Factors, park: &crate::events::ParkModifiers, step: usize) -> Self {
+        Self {
+            grid: factors.grid_kg_per_kwh.at(step) * park.grid_factor,
+            price: factors.electricity_price.at(step) * park.price_factor,
+        }
+    }
+}
+
+/// Accounting of one link carrying `q` m³/h and losing `leak` m³/h through head `head` m at
+/// efficiency `eta` over `dt` h: the pump lifts what it sends, leaks included, so
+/// `e = pumping_kwh(q + leak)`; `e` is stored in `pumping`, and booked on the link's totals and
+/// on its sending unit (electricity, its carbon `e·grid` and cost `e·price`). Returns `e`.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one link's data, taken apart so a fused pass can share its loads"
+)]
+#[inline(always)]
+pub(crate) fn account_link(
+    q: f64,
+    leak: f64,
+    head: f64,
+    eta: f64,
+    dt: f64,
+    prices: &StepPrices,
+    pumping: &mut f64,
+    t: &mut LinkTotals,
+    ut: &mut UnitTotals,
+) -> f64 {
+    let e = pumping_kwh(q + leak, head, eta, dt);
+    *pumping = e;
+    t.volume_m3 += q * dt;
+    t.max_flow_m3_per_h = t.max_flow_m3_per_h.max(q);
+    t.pumping_kwh += e;
+    // Pumping is charged to the unit that sends the water.
+    ut.electricity_kwh += e;
+    ut.carbon.electricity += e * prices.grid;
+    ut.cost.electricity += e * prices.price;
+    e
+}
+
+/// Water leaving by port `p` (role `role`, flow `q` and spill `spill`, m³/h) over `dt` h into
+/// its unit's `exits` (m³ by [`ExitKind::ALL`]): an exit port's flow by its kind, the spill, and (when any link leaks) the leaks of the
+/// port's links.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one port's data, taken apart so a fused pass can share its loads"
+)]
+#[inline(always)]
+pub(crate) fn account_port(
+    topo: &Topology,
+    flows: &Flows,
+    p: usize,
+    role: PortRole,
+    q: f64,
+    spill: f64,
+    any_leak: bool,
+    dt: f64,
+    exits: &mut [f64; 7],
+) {
+    if let PortRole::Exit(k) = role {
+        exits[k.index()] += q * dt;
+    }
+    exits[ExitKind::Spill.index()] += spill * dt;
+    if any_leak {
+        for &l in topo.links_of_port(p) {
+            exits[ExitKind::Leak.index()] += flows.leak[l as usize] * dt;
+        }
+    }
+}
+
+/// The per-unit part of [`account_step`], after its link and port parts: throughput, unmet
+/// demand, equipment electricity and heat (carbon at the grid factor and the unit's or park's
+/// heat factor; cost at the step's prices), chemicals, other emissions, water charges, capital,
+/// products; then the park's grid import `max(0, pumping + equipment − generation)` with its
+/// carbon and cost. `park_electricity` is the step's pumping, summed in link order.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "accounting reads every part of the step state"
+)]
+pub(crate) fn account_units(
+    topo: &Topology,
+    flows: &Flows,
+    energy: &Energy,
+    factors: &Factors,
+    outputs: &UnitOutputs,
+    prices: &StepPrices,
+    dt: f64,
+    mut park_electricity: f64,
+    summary: &mut Summary,
+) {
+    let (grid, price) = (prices.grid, prices.price);
     let mut park_generation = 0.0;
-    for u in 0..topo.n_units() {
-        let ut = &mut summary.units[u];
-        ut.throughput_m3 += flows.throughput[u] * dt;
-        ut.unmet_m3 += flows.unmet[u] * dt;
-        if flows.unmet[u] > 0.0 {
+    // The park's sums are held in locals through the loop (the same additions in the same
+    // order) and the per-unit arrays sliced to the unit count, so the loop neither reloads the
+    // sums after each store nor checks bounds.
+    let nu = topo.n_units();
+    let (throughput, unmet) = (&flows.throughput[..nu], &flows.unmet[..nu]);
+    let (electricity, heat) = (&energy.electricity_kwh[..nu], &energy.heat_kwh[..nu]);
+    let (generation, chemicals) = (&energy.generation_kwh[..nu], &energy.chemicals_kg[..nu]);
+    let (heat_factors, heat_prices) = (
+        &energy.heat_kg_per_kwh[..nu],
+        &energy.heat_yuan_per_kwh[..nu],
+    );
+    let (chemicals_co2, other_co2) = (&energy.chemicals_co2_kg[..nu], &energy.other_co2_kg[..nu]);
+    let (chemicals_cost, water_cost) = (&energy.chemicals_cost[..nu], &energy.water_cost[..nu]);
+    let capital_cost = &energy.capital_cost[..nu];
+    let (product, recirculated) = (&outputs.product[..nu], &outputs.recirculated_m3[..nu]);
+    let (steam, condensate) = (&outputs.steam_t[..nu], &outputs.condensate_returned_t[..nu]);
+    let mut carbon = summary.carbon;
+    let mut cost = summary.cost;
+    for (u, ut) in summary.units[..nu].iter_mut().enumerate() {
+        ut.throughput_m3 += throughput[u] * dt;
+        ut.unmet_m3 += unmet[u] * dt;
+        if unmet[u] > 0.0 {
             ut.unmet_steps += 1;
         }
-        for p in topo.ports_of(u) {
-            if let PortRole::Exit(k) = topo.port_role[p] {
-                ut.exits_m3[k.index()] += flows.port[p] * dt;
-            }
-            ut.exits_m3[ExitKind::Spill.index()] += flows.spill[p] * dt;
-            if any_leak {
-                for &l in topo.links_of_port(p) {
-                    ut.exits_m3[ExitKind::Leak.index()] += flows.leak[l as usize] * dt;
-                }
-            }
-        }
-        let e = energy.electricity_kwh[u];
-        let h = energy.heat_kwh[u];
+        let e = electricity[u];
+        let h = heat[u];
         ut.electricity_kwh += e;
         ut.heat_kwh += h;
-        ut.generation_kwh += energy.generation_kwh[u];
-        ut.chemicals_kg += energy.chemicals_kg[u];
+        ut.generation_kwh += generation[u];
+        ut.chemicals_kg += chemicals[u];
         ut.carbon.electricity += e * grid;
-        let heat_factor = if energy.heat_kg_per_kwh[u].is_nan() {
+        let heat_factor = if heat_factors[u].is_nan() {
             factors.heat_kg_per_kwh
         } else {
-            energy.heat_kg_per_kwh[u]
+            heat_factors[u]
         };
         ut.carbon.heat += h * heat_factor;
-        ut.carbon.chemicals += energy.chemicals_co2_kg[u];
-        ut.carbon.other += energy.other_co2_kg[u];
+        ut.carbon.chemicals += chemicals_co2[u];
+        ut.carbon.other += other_co2[u];
         ut.cost.electricity += e * price;
-        let heat_price = if energy.heat_yuan_per_kwh[u].is_nan() {
+        let heat_price = if heat_prices[u].is_nan() {
             factors.heat_price
         } else {
-            energy.heat_yuan_per_kwh[u]
+            heat_prices[u]
         };
         ut.cost.heat += h * heat_price;
-        ut.cost.chemicals += energy.chemicals_cost[u];
-        ut.cost.water += energy.water_cost[u];
-        ut.cost.capital += energy.capital_cost[u];
-        ut.product += outputs.product[u];
-        ut.recirculated_m3 += outputs.recirculated_m3[u];
-        ut.steam_t += outputs.steam_t[u];
-        ut.condensate_returned_t += outputs.condensate_returned_t[u];
+        ut.cost.chemicals += chemicals_cost[u];
+        ut.cost.water += water_cost[u];
+        ut.cost.capital += capital_cost[u];
+        ut.product += product[u];
+        ut.recirculated_m3 += recirculated[u];
+        ut.steam_t += steam[u];
+        ut.condensate_returned_t += condensate[u];
         park_electricity += e;
-        park_generation += energy.generation_kwh[u];
-        summary.carbon.heat += h * heat_factor;
-        summary.carbon.chemicals += energy.chemicals_co2_kg[u];
-        summary.carbon.other += energy.other_co2_kg[u];
-        summary.cost.heat += h * heat_price;
-        summary.cost.chemicals += energy.chemicals_cost[u];
-        summary.cost.water += energy.water_cost[u];
-        summary.cost.capital += energy.capital_cost[u];
+        park_generation += generation[u];
+        carbon.heat += h * heat_factor;
+        carbon.chemicals += chemicals_co2[u];
+        carbon.other += other_co2[u];
+        cost.heat += h * heat_price;
+        cost.chemicals += chemicals_cost[u];
+        cost.water += water_cost[u];
+        cost.capital += capital_cost[u];
     }
+    summary.carbon = carbon;
+    summary.cost = cost;
     // On-site generation offsets grid import hour by hour, never below zero.
     let import = (park_electricity - park_generation).max(0.0);
     summary.grid_import_kwh += import;
@@ -381,6 +510,18 @@ impl FlowSums {
         crate::with_width!(species.conserved, w => self.accumulate_w(w, topo, species, flows, quality))
     }
 
+    /// Sizes the arrays for `nl` links, `nu` units and `nc` declared species (zeros), if they
+    /// are not laid out for them yet.
+    pub(crate) fn prepare(&mut self, nl: usize, nu: usize, nc: usize) {
+        if self.link_used.len() != nl || self.species != nc {
+            self.species = nc;
+            self.link_used = vec![0.0; nl];
+            self.link_leak = vec![0.0; nl];
+            self.link_species = vec![0.0; nl * nc];
+            self.exit_species = vec![0.0; nu * ExitKind::ALL.len() * nc];
+        }
+    }
+
     #[inline(never)]
     fn accumulate_w<W: crate::width::Width>(
         &mut self,
@@ -392,70 +533,124 @@ impl FlowSums {
     ) {
         let ns = species.len();
         let nc = w.n();
-        let (nl, nu) = (topo.n_links(), topo.n_units());
-        if self.link_used.len() != nl || self.species != nc {
-            self.species = nc;
-            self.link_used = vec![0.0; nl];
-            self.link_leak = vec![0.0; nl];
-            self.link_species = vec![0.0; nl * nc];
-            self.exit_species = vec![0.0; nu * ExitKind::ALL.len() * nc];
-        }
+        let (nl, nu, np) = (topo.n_links(), topo.n_units(), topo.n_ports());
+        self.prepare(nl, nu, nc);
         let used = species.used_tracer();
-        let nk = ExitKind::ALL.len();
         let (link_q, link_leak) = (&flows.link[..nl], &flows.leak[..nl]);
         let (link_port, link_from) = (&topo.link_from_port[..nl], &topo.link_from[..nl]);
-        let (sum_used, sum_leak) = (&mut self.link_used[..nl], &mut self.link_leak[..nl]);
+        let mut sums = self.slices();
         for l in 0..nl {
             let q = link_q[l];
-            let leak = link_leak[l];
             let p = link_port[l] as usize;
             let c = &quality.port[p * ns..p * ns + ns];
-            if let Some(t) = used {
-                sum_used[l] += q * c[t];
-            }
-            let c = &c[..nc];
-            sum_leak[l] += leak;
-            let ls = &mut self.link_species[l * nc..(l + 1) * nc];
-            for s in 0..nc {
-                ls[s] += q * c[s];
-            }
-            if leak != 0.0 {
-                let u = link_from[l] as usize;
-                let base = (u * nk + ExitKind::Leak.index()) * nc;
-                let ex = &mut self.exit_species[base..base + nc];
-                for s in 0..nc {
-                    ex[s] += leak * c[s];
-                }
-            }
+            let qu = used.map(|t| q * c[t]);
+            sums.link(w, l, q, link_leak[l], link_from[l] as usize, qu, c);
         }
-        for u in 0..nu {
-            for p in topo.ports_of(u) {
-                let c = &quality.port[p * ns..p * ns + nc];
-                if let PortRole::Exit(k) = topo.port_role[p] {
-                    let q = flows.port[p];
-                    if q != 0.0 {
-                        let base = (u * nk + k.index()) * nc;
-                        let ex = &mut self.exit_species[base..base + nc];
-                        for s in 0..nc {
-                            ex[s] += q * c[s];
-                        }
-                    }
-                }
-                let spill = flows.spill[p];
-                if spill != 0.0 {
-                    let base = (u * nk + ExitKind::Spill.index()) * nc;
-                    let ex = &mut self.exit_species[base..base + nc];
-                    for s in 0..nc {
-                        ex[s] += spill * c[s];
-                    }
-                }
-            }
+        let (port_flow, port_spill) = (&flows.port[..np], &flows.spill[..np]);
+        let (port_role, port_unit) = (&topo.port_role[..np], &topo.port_unit[..np]);
+        for p in 0..np {
+            let c = &quality.port[p * ns..p * ns + nc];
+            let u = port_unit[p] as usize;
+            sums.port(w, u, port_role[p], port_flow[p], port_spill[p], c);
         }
         self.steps += 1;
     }
+
+    /// The arrays as slices, taken once before a pass (its loop then keeps their addresses in
+    /// registers instead of reloading them after every store).
+    pub(crate) fn slices(&mut self) -> SumsMut<'_> {
+        SumsMut {
+            link_used: &mut self.link_used,
+            link_leak: &mut self.link_leak,
+            link_species: &mut self.link_species,
+            exit_species: &mut self.exit_species,
+        }
+    }
 }
 
-/// Appends one step to `rec`.
+/// The per-link and per-unit arrays of [`FlowSums`], as slices for a pass.
+pub(crate) struct SumsMut<'a> {
+    link_used: &'a mut [f64],
+    link_leak: &'a mut [f64],
+    link_species: &'a mut [f64],
+    exit_species: &'a mut [f64],
+}
+
+impl SumsMut<'_> {
+    /// Link `l`'s share (flow `q`, leak `leak`, m³/h, from unit `v`, at its port's
+    /// concentrations `c`): `Σ q·u` (`qu`, the used water carried, when there is a tracer),
+    /// `Σ leak`, `Σ q·c` per species, and a leak's `leak·c` as an exit by leak of `v`.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one link's data, taken apart so a fused pass can share its loads"
+    )]
+    #[inline(always)]
+    pub(crate) fn link<W: crate::width::Width>(
+        &mut self,
+        w: W,
+        l: usize,
+        q: f64,
+        leak: f64,
+        v: usize,
+        qu: Option<f64>,
+        c: &[f64],
+    ) {
+        let nc = w.n();
+        let nk = ExitKind::ALL.len();
+        if let Some(qu) = qu {
+            self.link_used[l] += qu;
+        }
+        let c = &c[..nc];
+        self.link_leak[l] += leak;
+        let ls = &mut self.link_species[l * nc..(l + 1) * nc];
+        for s in 0..nc {
+            ls[s] += q * c[s];
+        }
+        if leak != 0.0 {
+            let base = (v * nk + ExitKind::Leak.index()) * nc;
+            let ex = &mut self.exit_species[base..base + nc];
+            for s in 0..nc {
+                ex[s] += leak * c[s];
+            }
+        }
+    }
+
+    /// Port `p`'s share (of unit `u`, with role `role`, flow `q` and spill `spill`, m³/h, at
+    /// concentrations `c`): an exit port's `q·c` by its exit kind and the spill's `spill·c`.
+    #[inline(always)]
+    pub(crate) fn port<W: crate::width::Width>(
+        &mut self,
+        w: W,
+        u: usize,
+        role: PortRole,
+        q: f64,
+        spill: f64,
+        c: &[f64],
+    ) {
+        let nc = w.n();
+        let nk = ExitKind::ALL.len();
+        let c = &c[..nc];
+        if let PortRole::Exit(k) = role
+            && q != 0.0
+        {
+            let base = (u * nk + k.index()) * nc;
+            let ex = &mut self.exit_species[base..base + nc];
+            for s in 0..nc {
+                ex[s] += q * c[s];
+            }
+        }
+        if spill != 0.0 {
+            let base = (u * nk + ExitKind::Spill.index()) * nc;
+            let ex = &mut self.exit_species[base..base + nc];
+            for s in 0..nc {
+                ex[s] += spill * c[s];
+            }
+        }
+    }
+}
+
+/// Appends one step to `rec`: the flow sums ([`FlowSums`], always), then the series (when
+/// recording, [`record_series`]).
 pub fn record_step(
     rec: &mut Recorder,
     topo: &Topology,
@@ -465,6 +660,19 @@ pub fn record_step(
     storage: &Storage,
 ) {
     rec.sums.accumulate(topo, species, flows, quality);
+    record_series(rec, topo, species, flows, quality, storage);
+}
+
+/// Appends one step's time series to `rec` when it records (the flow sums are booked apart:
+/// by [`record_step`], or by the fused accounting pass of a [`crate::sim::Simulation`]).
+pub fn record_series(
+    rec: &mut Recorder,
+    topo: &Topology,
+    species: &Species,
+    flows: &Flows,
+    quality: &Quality,
+    storage: &Storage,
+) {
     if !rec.enabled {
         return;
     }

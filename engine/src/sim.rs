@@ -8,13 +8,14 @@
 //! parallel, one World each) and built with ambiguity detection as an error, so that two systems
 //! touching the same data always run in a declared order.
 
+use crate::accounting::{StepBooks, StepView, account_and_book};
 use crate::diagnostics::{DiagnosticKind, Diagnostics};
 use crate::events::{Events, ParkModifiers, apply_events};
 use crate::flow::{AllocationContext, Strategy};
-use crate::ledger::{Ledger, book_step};
+use crate::ledger::Ledger;
 use crate::network::Topology;
 use crate::quality::QualitySolver;
-use crate::record::{Recorder, Summary, UnitOutputs, account_step, book_reuse, record_step};
+use crate::record::{Recorder, Summary, UnitOutputs, record_series};
 use crate::state::{Clock, Energy, Factors, Flows, Quality, Species, Storage, UnitInputs};
 use bevy_ecs::prelude::*;
 use bevy_ecs::schedule::{LogLevel, ScheduleBuildSettings, ScheduleLabel, SingleThreadedExecutor};
@@ -292,6 +293,9 @@ fn inlet_diagnostics(
     }
 }
 
+/// The engine's accounting: pumping, carbon and cost, repeated use, the ledger and the flow
+/// sums, in one fused pass ([`crate::accounting`]). The flow sums are booked here rather than
+/// in the Record phase: the Account phase's unit systems do not change flows or quality.
 #[expect(
     clippy::too_many_arguments,
     reason = "a system reads the resources it needs"
@@ -311,29 +315,30 @@ fn account(
     quality: Res<Quality>,
     storage: Res<Storage>,
     mut diag: ResMut<Diagnostics>,
+    mut recorder: ResMut<Recorder>,
+    mut reuse: Local<Vec<f64>>,
 ) {
-    account_step(
-        &topo,
-        &flows,
-        &mut energy,
-        &factors,
-        &park,
-        &outputs,
-        &clock,
-        &mut summary,
-    );
-    book_reuse(&topo, &species, &flows, &quality, clock.dt_h, &mut summary);
-    book_step(
-        &mut ledger,
-        &topo,
-        &species,
-        &inputs,
-        &flows,
-        &quality,
-        &storage,
-        &clock,
-        &mut diag,
-    );
+    let view = StepView {
+        topo: &topo,
+        species: &species,
+        inputs: &inputs,
+        flows: &flows,
+        quality: &quality,
+        storage: &storage,
+        clock: &clock,
+        factors: &factors,
+        park: &park,
+        outputs: &outputs,
+    };
+    let mut books = StepBooks {
+        energy: &mut energy,
+        summary: &mut summary,
+        ledger: &mut ledger,
+        sums: &mut recorder.sums,
+        reuse: &mut reuse,
+        diag: &mut diag,
+    };
+    account_and_book(&view, &mut books);
 }
 
 fn record(
@@ -344,7 +349,7 @@ fn record(
     mut storage: ResMut<Storage>,
     mut recorder: ResMut<Recorder>,
 ) {
-    record_step(&mut recorder, &topo, &species, &flows, &quality, &storage);
+    record_series(&mut recorder, &topo, &species, &flows, &quality, &storage);
     // Commit: the end of this step is the start of the next.
     let s = &mut *storage;
     s.volume.copy_from_slice(&s.volume_end);

@@ -104,8 +104,8 @@ impl Totals {
             species: species.names[..nc].to_vec(),
             units: summary.units.clone(),
             links: summary.links.clone(),
-            unit_water: ledger.unit_water.clone(),
-            unit_species: ledger.unit_species.clone(),
+            unit_water: ledger.unit_water_all(),
+            unit_species: ledger.unit_species_all(),
             link_used_m3: scaled(&sums.link_used, nl, dt),
             link_leak_m3: scaled(&sums.link_leak, nl, dt),
             link_species_g: scaled(&sums.link_species, nl * nc, dt),
@@ -235,7 +235,7 @@ fn initial_volumes(sim: &Simulation) -> Vec<f64> {
     storage
         .volume
         .iter()
-        .zip(&ledger.unit_water)
-        .map(|(v, t)| v - t.storage_change)
+        .enumerate()
+        .map(|(u, v)| v - ledger.unit_water(u).storage_change)
         .collect()
 }
