@@ -157,6 +157,70 @@ struct Plan {
     in_src: Vec<u32>,
 }
 
+/// A count one less than a [`Width`]'s (the declared species when one tracer follows them):
+/// a constant when the width is.
+#[derive(Clone, Copy, Debug)]
+struct AllButOne<W: Width>(W);
+
+impl<W: Width> Width for AllButOne<W> {
+    #[inline(always)]
+    fn n(self) -> usize {
+        self.0.n() - 1
+    }
+}
+
+/// Writes the effective transfer of species `lo..lo + len` of the ports in `lists` (see
+/// [`QualitySolver::effective_transfer`]); `ns` species per port and unit.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the per-step arrays it reads and writes"
+)]
+#[inline(always)]
+fn fill_lists<W: Width, R: Width>(
+    lists: &RuleLists,
+    w: W,
+    lo: usize,
+    len: R,
+    tau: &mut [f64],
+    lambda: &mut [f64],
+    mixed: &[MixedCoefficients],
+    inputs: &UnitInputs,
+    storage: &Storage,
+) {
+    let (ns, n) = (w.n(), len.n());
+    if n == 0 {
+        return;
+    }
+    for &p in &lists.source {
+        let b = p as usize * ns + lo;
+        let (dst, src) = (&mut lambda[b..b + n], &inputs.lambda[b..b + n]);
+        for i in 0..n {
+            dst[i] = src[i];
+        }
+    }
+    for &p in &lists.inputs {
+        let b = p as usize * ns + lo;
+        let (dst, src) = (&mut tau[b..b + n], &inputs.tau[b..b + n]);
+        for i in 0..n {
+            dst[i] = src[i];
+        }
+        let (dst, src) = (&mut lambda[b..b + n], &inputs.lambda[b..b + n]);
+        for i in 0..n {
+            dst[i] = src[i];
+        }
+    }
+    for &(p, u) in &lists.mixed {
+        let (b, u) = (p as usize * ns + lo, u as usize);
+        let m = &mixed[u];
+        let c0 = &storage.conc[u * ns + lo..u * ns + lo + n];
+        let (dt, dl) = (&mut tau[b..b + n], &mut lambda[b..b + n]);
+        for i in 0..n {
+            dt[i] = m.a_in;
+            dl[i] = m.a0 * c0[i];
+        }
+    }
+}
+
 /// `Plan::in_src` of a link coming from outside the loop.
 const OUTSIDE: u32 = u32::MAX;
 
@@ -328,40 +392,41 @@ impl QualitySolver {
     /// Fills the step's effective transfer `(τ, λ)` of the ports whose transfer can change, from
     /// the units' inputs and the mixed-volume coefficients: a source's `λ` is its quality, an
     /// affine unit's `(τ, λ)` its inputs, a mixed volume's `(a_in, a0·C0)`. The constant
-    /// transfers were written by [`Self::compile`] and nothing else writes them.
+    /// transfers were written by [`Self::compile`] and nothing else writes them. The usual
+    /// split, one tracer after the declared species, gets both counts as constants.
     fn effective_transfer<W: Width>(&mut self, w: W, inputs: &UnitInputs, storage: &Storage) {
-        let ns = w.n();
-        let nc = self.conserved;
+        let (ns, nc) = (w.n(), self.conserved);
         let (tau, lambda) = (&mut self.tau[..], &mut self.lambda[..]);
-        for (lists, (lo, hi)) in self.compiled.varying.iter().zip([(0, nc), (nc, ns)]) {
-            if lo == hi {
-                continue;
-            }
-            for &p in &lists.source {
-                let r = p as usize * ns + lo..p as usize * ns + hi;
-                for (d, s) in lambda[r.clone()].iter_mut().zip(&inputs.lambda[r]) {
-                    *d = *s;
-                }
-            }
-            for &p in &lists.inputs {
-                let r = p as usize * ns + lo..p as usize * ns + hi;
-                for (d, s) in tau[r.clone()].iter_mut().zip(&inputs.tau[r.clone()]) {
-                    *d = *s;
-                }
-                for (d, s) in lambda[r.clone()].iter_mut().zip(&inputs.lambda[r]) {
-                    *d = *s;
-                }
-            }
-            for &(p, u) in &lists.mixed {
-                let (p, u) = (p as usize, u as usize);
-                let m = &self.mixed[u];
-                let c0 = &storage.conc[u * ns + lo..u * ns + hi];
-                let r = p * ns + lo..p * ns + hi;
-                tau[r.clone()].fill(m.a_in);
-                for (d, c) in lambda[r].iter_mut().zip(c0) {
-                    *d = m.a0 * *c;
-                }
-            }
+        let [declared, tracers] = &self.compiled.varying;
+        let mixed = &self.mixed[..];
+        if nc + 1 == ns {
+            fill_lists(
+                declared,
+                w,
+                0,
+                AllButOne(w),
+                tau,
+                lambda,
+                mixed,
+                inputs,
+                storage,
+            );
+            fill_lists(
+                tracers, w, nc, Fixed::<1>, tau, lambda, mixed, inputs, storage,
+            );
+        } else {
+            fill_lists(declared, w, 0, Dyn(nc), tau, lambda, mixed, inputs, storage);
+            fill_lists(
+                tracers,
+                w,
+                nc,
+                Dyn(ns - nc),
+                tau,
+                lambda,
+                mixed,
+                inputs,
+                storage,
+            );
         }
     }
 
@@ -403,6 +468,7 @@ impl QualitySolver {
 
     /// Unit `u`'s outlet concentrations from its inlet mix: `C_p = τ_p·c_u + λ_p` for each of
     /// its ports and species.
+    #[inline(always)]
     fn write_ports<W: Width>(&self, w: W, u: usize, topo: &Topology, quality: &mut Quality) {
         let ns = w.n();
         if ns == 0 {
