@@ -189,6 +189,8 @@ impl Priority {
     /// Per species, the cleanest concentration (previous step) among `u`'s supply links from
     /// position `from` on whose supplier still has water this step; the unit's own limit when
     /// there is none.
+    // Kept out of line: the common visit (no limits, no demand downstream) stays small.
+    #[inline(never)]
     fn load_fill(&mut self, u: usize, from: usize, ctx: &AllocationContext<'_>) {
         let ns = ctx.species.len();
         for s in 0..ns {
@@ -214,6 +216,8 @@ impl Priority {
     /// Largest amount of a stream at concentrations `cand` (by port) that unit `u` can take,
     /// given `committed` m³/h already received with masses in `self.mass`, so that the blend
     /// filled up to `target` with the cleanest supply stays within every limit.
+    // Kept out of line: the common visit (no limits, no demand downstream) stays small.
+    #[inline(never)]
     fn quality_cap(
         &self,
         u: usize,
@@ -242,6 +246,8 @@ impl Priority {
 
     /// The flow of the pushed links into `t`, except `skip`; with `with_mass`, also loads
     /// `self.mass` with their mass rates (only a unit with inlet limits needs them).
+    // Kept out of line: the common visit (no limits, no demand downstream) stays small.
+    #[inline(never)]
     fn load_committed(
         &mut self,
         t: usize,
@@ -275,6 +281,8 @@ impl Priority {
         total
     }
 
+    /// Pulls the rest of unit `u`'s target over its supply links in pull order (see the module
+    /// docs); returns the volume pulled, m³/h.
     fn pull(
         &mut self,
         u: usize,
@@ -338,6 +346,8 @@ impl Priority {
     /// lacks water, is taken after all, cleanest supply first (by the largest ratio of
     /// concentration to limit); the solved inlet mix then reports the excess. Returns the volume
     /// added.
+    // Kept out of line: the common visit (no limits, no demand downstream) stays small.
+    #[inline(never)]
     fn relax(
         &mut self,
         u: usize,
@@ -393,6 +403,48 @@ impl Priority {
         added
     }
 
+    /// Routes `y` over the links of a port with fixed split fractions: each link but the last
+    /// gets `y·split`, the last what is left; a link's leak and capacity and an offline receiver
+    /// turn the rest of its share into spill.
+    #[inline(never)]
+    fn route_split(
+        &self,
+        p: usize,
+        y: f64,
+        range: std::ops::Range<usize>,
+        ctx: &AllocationContext<'_>,
+        flows: &mut Flows,
+    ) {
+        let mut rem = y;
+        let links = &self.tables.route[range];
+        let n = links.len();
+        let mut spill = 0.0;
+        for (i, rl) in links.iter().enumerate() {
+            let l = rl.link as usize;
+            let share = if i + 1 == n {
+                rem.max(0.0)
+            } else {
+                y * rl.split
+            };
+            rem -= share;
+            let t = rl.to as usize;
+            let leak = ctx.inputs.link_leak[l].min(share);
+            let q = if ctx.inputs.online[t] {
+                (share - leak).min(rl.cap)
+            } else {
+                0.0
+            };
+            let leak = if q > 0.0 { leak } else { 0.0 };
+            flows.link[l] = q;
+            flows.leak[l] = leak;
+            spill += share - q - leak;
+        }
+        flows.spill[p] = spill;
+    }
+
+    /// Sends `y` m³/h out of port `p`: by fixed splits, or as a cascade in routing order, each
+    /// link up to its capacity (an offline receiver takes nothing) and, into a Demand unit, up
+    /// to the room left in its target and its quality limit; the rest is spill.
     fn route(&mut self, p: usize, y: f64, ctx: &AllocationContext<'_>, flows: &mut Flows) {
         let topo = ctx.topo;
         flows.port[p] = y;
@@ -401,34 +453,11 @@ impl Priority {
             flows.spill[p] = y.max(0.0);
             return;
         }
-        let mut rem = y;
         if topo.port_split[p] {
-            let links = &self.tables.route[range];
-            let n = links.len();
-            let mut spill = 0.0;
-            for (i, rl) in links.iter().enumerate() {
-                let l = rl.link as usize;
-                let share = if i + 1 == n {
-                    rem.max(0.0)
-                } else {
-                    y * rl.split
-                };
-                rem -= share;
-                let t = rl.to as usize;
-                let leak = ctx.inputs.link_leak[l].min(share);
-                let q = if ctx.inputs.online[t] {
-                    (share - leak).min(rl.cap)
-                } else {
-                    0.0
-                };
-                let leak = if q > 0.0 { leak } else { 0.0 };
-                flows.link[l] = q;
-                flows.leak[l] = leak;
-                spill += share - q - leak;
-            }
-            flows.spill[p] = spill;
+            self.route_split(p, y, range, ctx, flows);
             return;
         }
+        let mut rem = y;
         for i in range {
             let rl = self.tables.route[i];
             let li = rl.link as usize;
@@ -453,6 +482,8 @@ impl Priority {
         flows.spill[p] = rem.max(0.0);
     }
 
+    /// Visits unit `u`: arrivals, pulls, throughput, unmet demand, then its driven and exit
+    /// ports (a tank: its exits and overflow).
     fn update(&mut self, u: usize, ctx: &AllocationContext<'_>, flows: &mut Flows) {
         let topo = ctx.topo;
         let kind = topo.unit_flow[u];
