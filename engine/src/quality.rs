@@ -62,12 +62,10 @@ pub struct QualitySolver {
 struct Compiled {
     /// Units, ports, links, quality components, species and declared species it was built for.
     key: Option<[usize; 6]>,
-    /// CSR start of each unit's incoming links in `in_link`/`in_port` (length `n_units + 1`).
+    /// CSR start of each unit's incoming links in `inlets` (length `n_units + 1`).
     in_start: Vec<u32>,
     /// Incoming links per unit, in `Topology::links_into` order (the summation order).
-    in_link: Vec<u32>,
-    /// The upstream port of each entry of `in_link`.
-    in_port: Vec<u32>,
+    inlets: Vec<Inlet>,
     /// Per unit: whether it has an inlet mix to solve (not a source).
     mixes: Vec<bool>,
     /// Ports whose transfer changes from step to step, by rule: `[declared species, tracers]`.
@@ -147,14 +145,26 @@ impl PortRule {
 struct Plan {
     order: Vec<u32>,
     tears: usize,
-    /// CSR start, per position in `order`, of the unit's incoming links in `in_link`.
+    /// CSR start, per position in `order`, of the unit's incoming links in `inlets`.
     in_start: Vec<u32>,
     /// Incoming links of each unit of `order`, in `Topology::links_into` order.
-    in_link: Vec<u32>,
-    /// The upstream port of each entry of `in_link`.
-    in_port: Vec<u32>,
-    /// The upstream unit's position in `order`, or [`OUTSIDE`] for a unit outside the loop.
-    in_src: Vec<u32>,
+    inlets: Vec<LoopInlet>,
+}
+
+/// A link into a unit, with its upstream port.
+#[derive(Clone, Copy, Debug)]
+struct Inlet {
+    link: u32,
+    port: u32,
+}
+
+/// A link into a unit of a loop, with its upstream port and the upstream unit's position in
+/// the loop's order ([`OUTSIDE`] for a unit outside the loop).
+#[derive(Clone, Copy, Debug)]
+struct LoopInlet {
+    link: u32,
+    port: u32,
+    src: u32,
 }
 
 /// A count one less than a [`Width`]'s (the declared species when one tracer follows them):
@@ -193,21 +203,12 @@ fn fill_lists<W: Width, R: Width>(
     }
     for &p in &lists.source {
         let b = p as usize * ns + lo;
-        let (dst, src) = (&mut lambda[b..b + n], &inputs.lambda[b..b + n]);
-        for i in 0..n {
-            dst[i] = src[i];
-        }
+        lambda[b..b + n].copy_from_slice(&inputs.lambda[b..b + n]);
     }
     for &p in &lists.inputs {
         let b = p as usize * ns + lo;
-        let (dst, src) = (&mut tau[b..b + n], &inputs.tau[b..b + n]);
-        for i in 0..n {
-            dst[i] = src[i];
-        }
-        let (dst, src) = (&mut lambda[b..b + n], &inputs.lambda[b..b + n]);
-        for i in 0..n {
-            dst[i] = src[i];
-        }
+        tau[b..b + n].copy_from_slice(&inputs.tau[b..b + n]);
+        lambda[b..b + n].copy_from_slice(&inputs.lambda[b..b + n]);
     }
     for &(p, u) in &lists.mixed {
         let (b, u) = (p as usize * ns + lo, u as usize);
@@ -221,7 +222,7 @@ fn fill_lists<W: Width, R: Width>(
     }
 }
 
-/// `Plan::in_src` of a link coming from outside the loop.
+/// `LoopInlet::src` of a link coming from outside the loop.
 const OUTSIDE: u32 = u32::MAX;
 
 impl QualitySolver {
@@ -352,10 +353,12 @@ impl QualitySolver {
         c.in_start.push(0);
         for u in 0..nu {
             for &l in topo.links_into(u) {
-                c.in_link.push(l);
-                c.in_port.push(topo.link_from_port[l as usize]);
+                c.inlets.push(Inlet {
+                    link: l,
+                    port: topo.link_from_port[l as usize],
+                });
             }
-            c.in_start.push(c.in_link.len() as u32);
+            c.in_start.push(c.inlets.len() as u32);
         }
         c.mixes = (0..nu)
             .map(|u| topo.unit_flow[u] != FlowKind::Source)
@@ -448,12 +451,12 @@ impl QualitySolver {
         inlet.fill(0.0);
         if x > 0.0 && c.mixes[u] {
             let (a, b) = (c.in_start[u] as usize, c.in_start[u + 1] as usize);
-            for (&l, &p) in c.in_link[a..b].iter().zip(&c.in_port[a..b]) {
-                let q = flows.link[l as usize];
+            for inl in &c.inlets[a..b] {
+                let q = flows.link[inl.link as usize];
                 if q == 0.0 {
                     continue;
                 }
-                let p = p as usize;
+                let p = inl.port as usize;
                 let cp = &port[p * ns..(p + 1) * ns];
                 for s in 0..ns {
                     inlet[s] += q * cp[s];
@@ -571,27 +574,26 @@ impl QualitySolver {
             .map(|(i, &u)| (u, i as u32))
             .collect();
         let mut in_start = Vec::with_capacity(n + 1);
-        let (mut in_link, mut in_port, mut in_src) = (Vec::new(), Vec::new(), Vec::new());
+        let mut inlets = Vec::new();
         in_start.push(0);
         for &u in &order {
             for &l in topo.links_into(u as usize) {
-                in_link.push(l);
-                in_port.push(topo.link_from_port[l as usize]);
-                in_src.push(
-                    at.get(&topo.link_from[l as usize])
+                inlets.push(LoopInlet {
+                    link: l,
+                    port: topo.link_from_port[l as usize],
+                    src: at
+                        .get(&topo.link_from[l as usize])
                         .copied()
                         .unwrap_or(OUTSIDE),
-                );
+                });
             }
-            in_start.push(in_link.len() as u32);
+            in_start.push(inlets.len() as u32);
         }
         self.plans[ci] = Some(Plan {
             order,
             tears: tears.len(),
             in_start,
-            in_link,
-            in_port,
-            in_src,
+            inlets,
         });
     }
 
@@ -677,13 +679,12 @@ impl QualitySolver {
             let (head, tail) = coef.split_at_mut(i * blk);
             let dst = &mut tail[..blk];
             let (a, b) = (plan.in_start[i] as usize, plan.in_start[i + 1] as usize);
-            let links = plan.in_link[a..b].iter().zip(&plan.in_port[a..b]);
-            for ((&l, &p), &jv) in links.zip(&plan.in_src[a..b]) {
-                let q = flows.link[l as usize];
+            for inl in &plan.inlets[a..b] {
+                let q = flows.link[inl.link as usize];
                 if q == 0.0 {
                     continue;
                 }
-                let p = p as usize;
+                let (p, jv) = (inl.port as usize, inl.src);
                 if jv == OUTSIDE {
                     let cp = &quality.port[p * ns..(p + 1) * ns];
                     for s in 0..ns {
@@ -729,13 +730,12 @@ impl QualitySolver {
                 mat[(s * k + j) * k + j] += x;
             }
             let (a, b) = (plan.in_start[j] as usize, plan.in_start[j + 1] as usize);
-            let links = plan.in_link[a..b].iter().zip(&plan.in_port[a..b]);
-            for ((&l, &p), &jv) in links.zip(&plan.in_src[a..b]) {
-                let q = flows.link[l as usize];
+            for inl in &plan.inlets[a..b] {
+                let q = flows.link[inl.link as usize];
                 if q == 0.0 {
                     continue;
                 }
-                let p = p as usize;
+                let (p, jv) = (inl.port as usize, inl.src);
                 if jv == OUTSIDE {
                     let cp = &quality.port[p * ns..(p + 1) * ns];
                     for s in 0..ns {
