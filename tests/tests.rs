@@ -3,6 +3,7 @@
 mod analytic;
 mod bad_input;
 mod common;
+mod compiled_caches;
 mod crash;
 mod determinism;
 mod dosing;
