@@ -4,6 +4,7 @@ mod accounting;
 mod analytic;
 mod bad_input;
 mod common;
+mod compiled_caches;
 mod crash;
 mod determinism;
 mod dosing;

@@ -36,7 +36,7 @@
 
 use crate::diagnostics::{DiagnosticKind, Diagnostics};
 use crate::flow::{AllocationContext, CouplingStrategy};
-use crate::network::{FlowKind, PortRole};
+use crate::network::{FlowKind, PortRole, Topology};
 use crate::state::Flows;
 
 /// Passes over a recycle loop before giving up.
@@ -54,6 +54,112 @@ pub struct Priority {
     fill: Vec<f64>,
     mass: Vec<f64>,
     order: Vec<(f64, usize)>,
+    tables: Tables,
+}
+
+/// The topology's links as the cascade walks them, compiled once per topology (rebuilt when its
+/// unit, port or link count changes) so that each visit reads one contiguous record per link
+/// instead of chasing `link_from`, `link_from_port`, `link_to`, `link_cap` and `link_split`.
+#[derive(Default, Debug)]
+struct Tables {
+    /// Units, ports and links of the topology they were built for.
+    key: Option<[usize; 3]>,
+    /// CSR start of each unit's supply links in `pull` (length `n_units + 1`).
+    pull_start: Vec<u32>,
+    /// Supply links into each unit, in pull order (`Topology::pulled_into`).
+    pull: Vec<PullLink>,
+    /// CSR start of each unit's pushed links in `push` (length `n_units + 1`).
+    push_start: Vec<u32>,
+    /// Pushed links into each unit (`Topology::pushed_into` order).
+    push: Vec<PushLink>,
+    /// CSR start of each port's links in `route` (length `n_ports + 1`).
+    route_start: Vec<u32>,
+    /// Links leaving each port, in routing order (`Topology::links_of_port`).
+    route: Vec<RouteLink>,
+}
+
+/// A supply link as a consumer pulls over it.
+#[derive(Clone, Copy, Debug)]
+struct PullLink {
+    link: u32,
+    /// The supplier.
+    from: u32,
+    /// The supplier's port.
+    port: u32,
+    /// Capacity, m³/h.
+    cap: f64,
+}
+
+/// A pushed link into a unit.
+#[derive(Clone, Copy, Debug)]
+struct PushLink {
+    link: u32,
+    /// The upstream port.
+    port: u32,
+}
+
+/// A link as its port routes water over it.
+#[derive(Clone, Copy, Debug)]
+struct RouteLink {
+    link: u32,
+    /// The receiving unit.
+    to: u32,
+    /// Capacity, m³/h.
+    cap: f64,
+    /// Split fraction (0 when the port cascades).
+    split: f64,
+}
+
+impl Tables {
+    /// Builds the tables for `topo` unless they were built for its sizes.
+    fn ensure(&mut self, topo: &Topology) {
+        let key = [topo.n_units(), topo.n_ports(), topo.n_links()];
+        if self.key == Some(key) {
+            return;
+        }
+        let mut t = Tables {
+            key: Some(key),
+            ..Tables::default()
+        };
+        t.pull_start.push(0);
+        t.push_start.push(0);
+        for u in 0..topo.n_units() {
+            t.pull.extend(topo.pulled_into(u).iter().map(|&l| PullLink {
+                link: l,
+                from: topo.link_from[l as usize],
+                port: topo.link_from_port[l as usize],
+                cap: topo.link_cap[l as usize],
+            }));
+            t.pull_start.push(t.pull.len() as u32);
+            t.push.extend(topo.pushed_into(u).iter().map(|&l| PushLink {
+                link: l,
+                port: topo.link_from_port[l as usize],
+            }));
+            t.push_start.push(t.push.len() as u32);
+        }
+        t.route_start.push(0);
+        for p in 0..topo.n_ports() {
+            t.route
+                .extend(topo.links_of_port(p).iter().map(|&l| RouteLink {
+                    link: l,
+                    to: topo.link_to[l as usize],
+                    cap: topo.link_cap[l as usize],
+                    split: topo.link_split[l as usize],
+                }));
+            t.route_start.push(t.route.len() as u32);
+        }
+        *self = t;
+    }
+
+    /// Supply links into unit `u`, in pull order.
+    fn pulled_into(&self, u: usize) -> &[PullLink] {
+        &self.pull[self.pull_start[u] as usize..self.pull_start[u + 1] as usize]
+    }
+
+    /// Pushed links into unit `u`.
+    fn pushed_into(&self, u: usize) -> &[PushLink] {
+        &self.push[self.push_start[u] as usize..self.push_start[u + 1] as usize]
+    }
 }
 
 impl Priority {
@@ -77,26 +183,28 @@ impl Priority {
         }));
         self.fill.resize(ns, 0.0);
         self.mass.resize(ns, 0.0);
+        self.tables.ensure(ctx.topo);
     }
 
     /// Per species, the cleanest concentration (previous step) among `u`'s supply links from
     /// position `from` on whose supplier still has water this step; the unit's own limit when
     /// there is none.
+    // Kept out of line: the common visit (no limits, no demand downstream) stays small.
+    #[inline(never)]
     fn load_fill(&mut self, u: usize, from: usize, ctx: &AllocationContext<'_>) {
         let ns = ctx.species.len();
-        let topo = ctx.topo;
         for s in 0..ns {
             self.fill[s] = ctx.inputs.accept_limit[u * ns + s];
         }
         let mut first = true;
-        for &l in &topo.pulled_into(u)[from..] {
-            let sup = topo.link_from[l as usize] as usize;
+        for pl in &self.tables.pulled_into(u)[from..] {
+            let sup = pl.from as usize;
             if ctx.inputs.supply_avail[sup] - self.supply_used[sup] <= 0.0
                 || !ctx.inputs.online[sup]
             {
                 continue;
             }
-            let p = topo.link_from_port[l as usize] as usize;
+            let p = pl.port as usize;
             for s in 0..ns {
                 let c = ctx.previous_quality.port[p * ns + s];
                 self.fill[s] = if first { c } else { self.fill[s].min(c) };
@@ -108,6 +216,8 @@ impl Priority {
     /// Largest amount of a stream at concentrations `cand` (by port) that unit `u` can take,
     /// given `committed` m³/h already received with masses in `self.mass`, so that the blend
     /// filled up to `target` with the cleanest supply stays within every limit.
+    // Kept out of line: the common visit (no limits, no demand downstream) stays small.
+    #[inline(never)]
     fn quality_cap(
         &self,
         u: usize,
@@ -136,6 +246,8 @@ impl Priority {
 
     /// The flow of the pushed links into `t`, except `skip`; with `with_mass`, also loads
     /// `self.mass` with their mass rates (only a unit with inlet limits needs them).
+    // Kept out of line: the common visit (no limits, no demand downstream) stays small.
+    #[inline(never)]
     fn load_committed(
         &mut self,
         t: usize,
@@ -145,24 +257,23 @@ impl Priority {
         ctx: &AllocationContext<'_>,
     ) -> f64 {
         let ns = ctx.species.len();
-        let topo = ctx.topo;
         let mut total = 0.0;
         if !with_mass {
-            for &l in topo.pushed_into(t) {
-                if l != skip {
-                    total += flows.link[l as usize];
+            for pl in self.tables.pushed_into(t) {
+                if pl.link != skip {
+                    total += flows.link[pl.link as usize];
                 }
             }
             return total;
         }
         self.mass.iter_mut().for_each(|m| *m = 0.0);
-        for &l in topo.pushed_into(t) {
-            if l == skip {
+        for pl in self.tables.pushed_into(t) {
+            if pl.link == skip {
                 continue;
             }
-            let q = flows.link[l as usize];
+            let q = flows.link[pl.link as usize];
             total += q;
-            let p = topo.link_from_port[l as usize] as usize;
+            let p = pl.port as usize;
             for s in 0..ns {
                 self.mass[s] += q * ctx.previous_quality.port[p * ns + s];
             }
@@ -170,6 +281,8 @@ impl Priority {
         total
     }
 
+    /// Pulls the rest of unit `u`'s target over its supply links in pull order (see the module
+    /// docs); returns the volume pulled, m³/h.
     fn pull(
         &mut self,
         u: usize,
@@ -178,9 +291,11 @@ impl Priority {
         ctx: &AllocationContext<'_>,
         flows: &mut Flows,
     ) -> f64 {
-        let topo = ctx.topo;
-        let links = topo.pulled_into(u);
-        if links.is_empty() {
+        let (a, b) = (
+            self.tables.pull_start[u] as usize,
+            self.tables.pull_start[u + 1] as usize,
+        );
+        if a >= b {
             return 0.0;
         }
         let ns = ctx.species.len();
@@ -191,15 +306,16 @@ impl Priority {
             self.load_committed(u, u32::MAX, true, flows, ctx);
         }
         let mut total = 0.0;
-        for (i, &l) in links.iter().enumerate() {
-            let l = l as usize;
-            let s = topo.link_from[l] as usize;
+        for j in a..b {
+            let (i, pl) = (j - a, self.tables.pull[j]);
+            let l = pl.link as usize;
+            let s = pl.from as usize;
             let mut q = 0.0;
             let leak = ctx.inputs.link_leak[l];
             if remaining > 0.0 && ctx.inputs.online[s] {
                 let avail = (ctx.inputs.supply_avail[s] - self.supply_used[s] - leak).max(0.0);
-                q = remaining.min(avail).min(topo.link_cap[l]);
-                let p = topo.link_from_port[l] as usize;
+                q = remaining.min(avail).min(pl.cap);
+                let p = pl.port as usize;
                 if limited && q > 0.0 {
                     // The rest is assumed to come from the cleanest supply still available
                     // from this link on (this one included: the cleanest is never capped).
@@ -213,9 +329,10 @@ impl Priority {
                     }
                 }
             }
+            let leaked = if q > 0.0 { leak } else { 0.0 };
             flows.link[l] = q;
-            flows.leak[l] = if q > 0.0 { leak } else { 0.0 };
-            self.supply_used[s] += q + flows.leak[l];
+            flows.leak[l] = leaked;
+            self.supply_used[s] += q + leaked;
             remaining -= q;
             total += q;
         }
@@ -229,6 +346,8 @@ impl Priority {
     /// lacks water, is taken after all, cleanest supply first (by the largest ratio of
     /// concentration to limit); the solved inlet mix then reports the excess. Returns the volume
     /// added.
+    // Kept out of line: the common visit (no limits, no demand downstream) stays small.
+    #[inline(never)]
     fn relax(
         &mut self,
         u: usize,
@@ -284,51 +403,68 @@ impl Priority {
         added
     }
 
-    fn route(&mut self, p: usize, y: f64, ctx: &AllocationContext<'_>, flows: &mut Flows) {
-        let topo = ctx.topo;
-        flows.port[p] = y;
-        let links = topo.links_of_port(p);
-        if links.is_empty() {
-            flows.spill[p] = y.max(0.0);
-            return;
-        }
+    /// Routes `y` over the links of a port with fixed split fractions: each link but the last
+    /// gets `y·split`, the last what is left; a link's leak and capacity and an offline receiver
+    /// turn the rest of its share into spill.
+    #[inline(never)]
+    fn route_split(
+        &self,
+        p: usize,
+        y: f64,
+        range: std::ops::Range<usize>,
+        ctx: &AllocationContext<'_>,
+        flows: &mut Flows,
+    ) {
         let mut rem = y;
-        if topo.port_split[p] {
-            let n = links.len();
-            let mut spill = 0.0;
-            for (i, &l) in links.iter().enumerate() {
-                let l = l as usize;
-                let share = if i + 1 == n {
-                    rem.max(0.0)
-                } else {
-                    y * topo.link_split[l]
-                };
-                rem -= share;
-                let t = topo.link_to[l] as usize;
-                let leak = ctx.inputs.link_leak[l].min(share);
-                let q = if ctx.inputs.online[t] {
-                    (share - leak).min(topo.link_cap[l])
-                } else {
-                    0.0
-                };
-                let leak = if q > 0.0 { leak } else { 0.0 };
-                flows.link[l] = q;
-                flows.leak[l] = leak;
-                spill += share - q - leak;
-            }
-            flows.spill[p] = spill;
-            return;
-        }
-        for &l in links {
-            let li = l as usize;
-            let t = topo.link_to[li] as usize;
-            let mut lim = if ctx.inputs.online[t] {
-                topo.link_cap[li]
+        let links = &self.tables.route[range];
+        let n = links.len();
+        let mut spill = 0.0;
+        for (i, rl) in links.iter().enumerate() {
+            let l = rl.link as usize;
+            let share = if i + 1 == n {
+                rem.max(0.0)
+            } else {
+                y * rl.split
+            };
+            rem -= share;
+            let t = rl.to as usize;
+            let leak = ctx.inputs.link_leak[l].min(share);
+            let q = if ctx.inputs.online[t] {
+                (share - leak).min(rl.cap)
             } else {
                 0.0
             };
+            let leak = if q > 0.0 { leak } else { 0.0 };
+            flows.link[l] = q;
+            flows.leak[l] = leak;
+            spill += share - q - leak;
+        }
+        flows.spill[p] = spill;
+    }
+
+    /// Sends `y` m³/h out of port `p`: by fixed splits, or as a cascade in routing order, each
+    /// link up to its capacity (an offline receiver takes nothing) and, into a Demand unit, up
+    /// to the room left in its target and its quality limit; the rest is spill.
+    fn route(&mut self, p: usize, y: f64, ctx: &AllocationContext<'_>, flows: &mut Flows) {
+        let topo = ctx.topo;
+        flows.port[p] = y;
+        let range = self.tables.route_start[p] as usize..self.tables.route_start[p + 1] as usize;
+        if range.is_empty() {
+            flows.spill[p] = y.max(0.0);
+            return;
+        }
+        if topo.port_split[p] {
+            self.route_split(p, y, range, ctx, flows);
+            return;
+        }
+        let mut rem = y;
+        for i in range {
+            let rl = self.tables.route[i];
+            let li = rl.link as usize;
+            let t = rl.to as usize;
+            let mut lim = if ctx.inputs.online[t] { rl.cap } else { 0.0 };
             if lim > 0.0 && rem > 0.0 && topo.unit_flow[t] == FlowKind::Demand {
-                let others = self.load_committed(t, l, self.has_limits[t], flows, ctx);
+                let others = self.load_committed(t, rl.link, self.has_limits[t], flows, ctx);
                 let target = ctx.inputs.target[t];
                 lim = lim.min((target - others).max(0.0));
                 if self.has_limits[t] && lim > 0.0 {
@@ -346,6 +482,8 @@ impl Priority {
         flows.spill[p] = rem.max(0.0);
     }
 
+    /// Visits unit `u`: arrivals, pulls, throughput, unmet demand, then its driven and exit
+    /// ports (a tank: its exits and overflow).
     fn update(&mut self, u: usize, ctx: &AllocationContext<'_>, flows: &mut Flows) {
         let topo = ctx.topo;
         let kind = topo.unit_flow[u];
@@ -353,10 +491,11 @@ impl Priority {
             return;
         }
         let online = ctx.inputs.online[u];
-        let arrivals: f64 = topo
+        let arrivals: f64 = self
+            .tables
             .pushed_into(u)
             .iter()
-            .map(|&l| flows.link[l as usize])
+            .map(|pl| flows.link[pl.link as usize])
             .sum();
         let target = if online { ctx.inputs.target[u] } else { 0.0 };
         let pulled = self.pull(u, arrivals, target, ctx, flows);

@@ -26,10 +26,11 @@ use crate::diagnostics::{DiagnosticKind, Diagnostics};
 use crate::mixing::{MixedCoefficients, mixed_coefficients};
 use crate::network::{ExitKind, FlowKind, PortRole, QualityKind, Topology};
 use crate::state::{Clock, Flows, Quality, Species, Storage, UnitInputs};
-use crate::width::Width;
+use crate::width::{Dyn, Fixed, Width};
 use nalgebra::{DMatrix, DVector};
 
-/// Scratch space reused across steps, and the tear plan of every recycle loop.
+/// Scratch space reused across steps, the per-topology index lists and the tear plan of every
+/// recycle loop.
 #[derive(Default, Debug)]
 pub struct QualitySolver {
     /// Per unit: the step's mixed-volume coefficients (meaningful for mixed units only).
@@ -38,17 +39,49 @@ pub struct QualitySolver {
     mixed_units: Vec<u32>,
     /// Per port: how its effective transfer is formed (compiled once per topology).
     rules: Vec<PortRule>,
+    /// Index lists compiled from the topology and the rules (see [`Compiled`]).
+    compiled: Compiled,
     /// Per port × species: the step's effective transfer `C_p = τ·c_u + λ`.
     tau: Vec<f64>,
     /// See `tau`.
     lambda: Vec<f64>,
-    local: Vec<usize>,
     coef: Vec<f64>,
     solved: Vec<f64>,
     mat: Vec<f64>,
     rhs: Vec<f64>,
     plans: Vec<Option<Plan>>,
     conserved: usize,
+}
+
+/// Index lists compiled once per topology, so the per-step passes run over contiguous arrays
+/// instead of chasing `links_into(u) → link_from_port[l]` and matching rules per port.
+///
+/// Rebuilt (with the constant part of `tau`/`lambda`) whenever the topology's sizes or the
+/// species counts differ from `key`, as `rules` is.
+#[derive(Default, Debug)]
+struct Compiled {
+    /// Units, ports, links, quality components, species and declared species it was built for.
+    key: Option<[usize; 6]>,
+    /// CSR start of each unit's incoming links in `inlets` (length `n_units + 1`).
+    in_start: Vec<u32>,
+    /// Incoming links per unit, in `Topology::links_into` order (the summation order).
+    inlets: Vec<Inlet>,
+    /// Per unit: whether it has an inlet mix to solve (not a source).
+    mixes: Vec<bool>,
+    /// Ports whose transfer changes from step to step, by rule: `[declared species, tracers]`.
+    /// The other ports' rules are [`Rule::Const`]: written once when compiled.
+    varying: [RuleLists; 2],
+}
+
+/// Ports of one rule kind, for one species range.
+#[derive(Default, Debug)]
+struct RuleLists {
+    /// [`Rule::SourceLambda`] ports.
+    source: Vec<u32>,
+    /// [`Rule::Inputs`] ports.
+    inputs: Vec<u32>,
+    /// [`Rule::Mixed`] ports, with their unit.
+    mixed: Vec<(u32, u32)>,
 }
 
 /// How a port's effective transfer is formed, decided once from the topology.
@@ -112,7 +145,85 @@ impl PortRule {
 struct Plan {
     order: Vec<u32>,
     tears: usize,
+    /// CSR start, per position in `order`, of the unit's incoming links in `inlets`.
+    in_start: Vec<u32>,
+    /// Incoming links of each unit of `order`, in `Topology::links_into` order.
+    inlets: Vec<LoopInlet>,
 }
+
+/// A link into a unit, with its upstream port.
+#[derive(Clone, Copy, Debug)]
+struct Inlet {
+    link: u32,
+    port: u32,
+}
+
+/// A link into a unit of a loop, with its upstream port and the upstream unit's position in
+/// the loop's order ([`OUTSIDE`] for a unit outside the loop).
+#[derive(Clone, Copy, Debug)]
+struct LoopInlet {
+    link: u32,
+    port: u32,
+    src: u32,
+}
+
+/// A count one less than a [`Width`]'s (the declared species when one tracer follows them):
+/// a constant when the width is.
+#[derive(Clone, Copy, Debug)]
+struct AllButOne<W: Width>(W);
+
+impl<W: Width> Width for AllButOne<W> {
+    #[inline(always)]
+    fn n(self) -> usize {
+        self.0.n() - 1
+    }
+}
+
+/// Writes the effective transfer of species `lo..lo + len` of the ports in `lists` (see
+/// [`QualitySolver::effective_transfer`]); `ns` species per port and unit.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the per-step arrays it reads and writes"
+)]
+#[inline(always)]
+fn fill_lists<W: Width, R: Width>(
+    lists: &RuleLists,
+    w: W,
+    lo: usize,
+    len: R,
+    tau: &mut [f64],
+    lambda: &mut [f64],
+    mixed: &[MixedCoefficients],
+    inputs: &UnitInputs,
+    storage: &Storage,
+) {
+    let (ns, n) = (w.n(), len.n());
+    if n == 0 {
+        return;
+    }
+    for &p in &lists.source {
+        let b = p as usize * ns + lo;
+        lambda[b..b + n].copy_from_slice(&inputs.lambda[b..b + n]);
+    }
+    for &p in &lists.inputs {
+        let b = p as usize * ns + lo;
+        tau[b..b + n].copy_from_slice(&inputs.tau[b..b + n]);
+        lambda[b..b + n].copy_from_slice(&inputs.lambda[b..b + n]);
+    }
+    for &(p, u) in &lists.mixed {
+        let (b, u) = (p as usize * ns + lo, u as usize);
+        let m = &mixed[u];
+        let c0 = &storage.conc[u * ns + lo..u * ns + lo + n];
+        let (dt, dl) = (&mut tau[b..b + n], &mut lambda[b..b + n]);
+        for i in 0..n {
+            dt[i] = m.a_in;
+            dl[i] = m.a0 * c0[i];
+        }
+    }
+}
+
+/// `LoopInlet::src` of a link coming from outside the loop.
+const OUTSIDE: u32 = u32::MAX;
 
 impl QualitySolver {
     /// A new solver.
@@ -160,11 +271,19 @@ impl QualitySolver {
         diag: &mut Diagnostics,
     ) {
         let ns = w.n();
-        self.conserved = species.conserved;
+        self.conserved = species.conserved.min(ns);
         let nu = topo.n_units();
         let dt = clock.dt_h;
-        if self.rules.len() != topo.n_ports() || self.mixed.len() != nu {
-            self.compile(topo);
+        let key = [
+            nu,
+            topo.n_ports(),
+            topo.n_links(),
+            topo.quality_components.len(),
+            ns,
+            self.conserved,
+        ];
+        if self.compiled.key != Some(key) {
+            self.compile(topo, key);
         }
         // Mixed volumes: coefficients from this step's flows.
         for &u in &self.mixed_units {
@@ -187,8 +306,7 @@ impl QualitySolver {
             };
             self.mixed[u] = c;
         }
-        self.effective_transfer(w, topo, inputs, storage);
-        self.local.resize(nu, usize::MAX);
+        self.effective_transfer(w, inputs, storage);
 
         for (ci, comp) in topo.quality_components.iter().enumerate() {
             let units = &topo.quality_order[comp.start as usize..comp.end as usize];
@@ -212,9 +330,12 @@ impl QualitySolver {
         }
     }
 
-    /// Compiles the per-port transfer rules and the list of mixed units for `topo`.
-    fn compile(&mut self, topo: &Topology) {
+    /// Compiles, for `topo` and the species counts in `key`: the per-port transfer rules, the
+    /// list of mixed units, the index lists of [`Compiled`], and the transfers that never change
+    /// ([`Rule::Const`], and a source's τ = 0), which are written here once.
+    fn compile(&mut self, topo: &Topology, key: [usize; 6]) {
         let nu = topo.n_units();
+        let (ns, nc) = (key[4], key[5]);
         self.mixed = vec![mixed_coefficients(0.0, 0.0, 0.0, 0.0, 1.0); nu];
         self.mixed_units = (0..nu)
             .filter(|&u| topo.unit_quality[u] == QualityKind::Mixed)
@@ -224,58 +345,96 @@ impl QualitySolver {
             .map(|p| PortRule::of(p, topo.port_unit[p] as usize, topo))
             .collect();
         self.plans.clear();
-    }
-
-    /// Fills the step's effective transfer `(τ, λ)` of every port and species from the rules,
-    /// the units' inputs and the mixed-volume coefficients.
-    fn effective_transfer<W: Width>(
-        &mut self,
-        w: W,
-        topo: &Topology,
-        inputs: &UnitInputs,
-        storage: &Storage,
-    ) {
-        let ns = w.n();
-        let nc = self.conserved;
+        let mut c = Compiled {
+            key: Some(key),
+            ..Compiled::default()
+        };
+        c.in_start.reserve(nu + 1);
+        c.in_start.push(0);
+        for u in 0..nu {
+            for &l in topo.links_into(u) {
+                c.inlets.push(Inlet {
+                    link: l,
+                    port: topo.link_from_port[l as usize],
+                });
+            }
+            c.in_start.push(c.inlets.len() as u32);
+        }
+        c.mixes = (0..nu)
+            .map(|u| topo.unit_flow[u] != FlowKind::Source)
+            .collect();
         let n = topo.n_ports() * ns;
+        self.tau.clear();
         self.tau.resize(n, 0.0);
+        self.lambda.clear();
         self.lambda.resize(n, 0.0);
         for (p, rule) in self.rules.iter().enumerate() {
-            let u = topo.port_unit[p] as usize;
-            let base = p * ns;
-            let tau = &mut self.tau[base..base + ns];
-            let lambda = &mut self.lambda[base..base + ns];
-            let in_tau = &inputs.tau[base..base + ns];
-            let in_lambda = &inputs.lambda[base..base + ns];
-            for (range, r) in [(0..nc, rule.conserved), (nc..ns, rule.tracer)] {
+            let u = topo.port_unit[p];
+            let ranges = [
+                (p * ns..p * ns + nc, rule.conserved),
+                (p * ns + nc..(p + 1) * ns, rule.tracer),
+            ];
+            for (lists, (range, r)) in c.varying.iter_mut().zip(ranges) {
                 match r {
                     Rule::Const(t, l) => {
-                        for s in range {
-                            (tau[s], lambda[s]) = (t, l);
-                        }
+                        self.tau[range.clone()].fill(t);
+                        self.lambda[range].fill(l);
                     }
                     Rule::SourceLambda => {
-                        for s in range {
-                            (tau[s], lambda[s]) = (0.0, in_lambda[s]);
-                        }
+                        self.tau[range].fill(0.0);
+                        lists.source.push(p as u32);
                     }
-                    Rule::Inputs => {
-                        for s in range {
-                            (tau[s], lambda[s]) = (in_tau[s], in_lambda[s]);
-                        }
-                    }
-                    Rule::Mixed => {
-                        let m = &self.mixed[u];
-                        let c0 = &storage.conc[u * ns..(u + 1) * ns];
-                        for s in range {
-                            (tau[s], lambda[s]) = (m.a_in, m.a0 * c0[s]);
-                        }
-                    }
+                    Rule::Inputs => lists.inputs.push(p as u32),
+                    Rule::Mixed => lists.mixed.push((p as u32, u)),
                 }
             }
         }
+        self.compiled = c;
     }
 
+    /// Fills the step's effective transfer `(τ, λ)` of the ports whose transfer can change, from
+    /// the units' inputs and the mixed-volume coefficients: a source's `λ` is its quality, an
+    /// affine unit's `(τ, λ)` its inputs, a mixed volume's `(a_in, a0·C0)`. The constant
+    /// transfers were written by [`Self::compile`] and nothing else writes them. The usual
+    /// split, one tracer after the declared species, gets both counts as constants.
+    fn effective_transfer<W: Width>(&mut self, w: W, inputs: &UnitInputs, storage: &Storage) {
+        let (ns, nc) = (w.n(), self.conserved);
+        let (tau, lambda) = (&mut self.tau[..], &mut self.lambda[..]);
+        let [declared, tracers] = &self.compiled.varying;
+        let mixed = &self.mixed[..];
+        if nc + 1 == ns {
+            fill_lists(
+                declared,
+                w,
+                0,
+                AllButOne(w),
+                tau,
+                lambda,
+                mixed,
+                inputs,
+                storage,
+            );
+            fill_lists(
+                tracers, w, nc, Fixed::<1>, tau, lambda, mixed, inputs, storage,
+            );
+        } else {
+            fill_lists(declared, w, 0, Dyn(nc), tau, lambda, mixed, inputs, storage);
+            fill_lists(
+                tracers,
+                w,
+                nc,
+                Dyn(ns - nc),
+                tau,
+                lambda,
+                mixed,
+                inputs,
+                storage,
+            );
+        }
+    }
+
+    /// The inlet mix of a unit outside any loop, `c_u = Σ_l q_l·C_{p(l)} / x_u` (links in
+    /// `links_into` order; zero without inflow), then its ports.
     fn solve_single<W: Width>(
         &self,
         w: W,
@@ -285,17 +444,19 @@ impl QualitySolver {
         quality: &mut Quality,
     ) {
         let ns = w.n();
+        let c = &self.compiled;
         let x = flows.throughput[u];
         let Quality { inlet, port } = quality;
         let inlet = &mut inlet[u * ns..(u + 1) * ns];
         inlet.fill(0.0);
-        if x > 0.0 && topo.unit_flow[u] != FlowKind::Source {
-            for &l in topo.links_into(u) {
-                let q = flows.link[l as usize];
+        if x > 0.0 && c.mixes[u] {
+            let (a, b) = (c.in_start[u] as usize, c.in_start[u + 1] as usize);
+            for inl in &c.inlets[a..b] {
+                let q = flows.link[inl.link as usize];
                 if q == 0.0 {
                     continue;
                 }
-                let p = topo.link_from_port[l as usize] as usize;
+                let p = inl.port as usize;
                 let cp = &port[p * ns..(p + 1) * ns];
                 for s in 0..ns {
                     inlet[s] += q * cp[s];
@@ -308,29 +469,34 @@ impl QualitySolver {
         self.write_ports(w, u, topo, quality);
     }
 
+    /// Unit `u`'s outlet concentrations from its inlet mix: `C_p = τ_p·c_u + λ_p` for each of
+    /// its ports and species.
+    #[inline(always)]
     fn write_ports<W: Width>(&self, w: W, u: usize, topo: &Topology, quality: &mut Quality) {
         let ns = w.n();
+        if ns == 0 {
+            return;
+        }
+        let ports = topo.ports_of(u);
+        let r = ports.start * ns..ports.end * ns;
         let Quality { inlet, port } = quality;
         let inlet = &inlet[u * ns..(u + 1) * ns];
-        for p in topo.ports_of(u) {
-            let base = p * ns;
-            let out = &mut port[base..base + ns];
-            let (tau, lambda) = (&self.tau[base..base + ns], &self.lambda[base..base + ns]);
+        let out = port[r.clone()].chunks_exact_mut(ns);
+        let tau = self.tau[r.clone()].chunks_exact(ns);
+        let lambda = self.lambda[r].chunks_exact(ns);
+        for ((out, tau), lambda) in out.zip(tau).zip(lambda) {
             for s in 0..ns {
                 out[s] = tau[s] * inlet[s] + lambda[s];
             }
         }
     }
 
-    /// The tear plan of the cyclic component starting at `start` in the quality order: tear
-    /// units first, then the others in an order where each depends only on tears and earlier
-    /// units. Computed once per component and cached.
-    fn plan(&mut self, ci: usize, units: &[u32], topo: &Topology) -> usize {
+    fn plan(&mut self, ci: usize, units: &[u32], topo: &Topology) {
         if self.plans.len() < topo.quality_components.len() {
             self.plans.resize(topo.quality_components.len(), None);
         }
-        if let Some(p) = &self.plans[ci] {
-            return p.tears;
+        if self.plans[ci].is_some() {
+            return;
         }
         let n = units.len();
         let pos: std::collections::HashMap<u32, usize> =
@@ -400,18 +566,46 @@ impl QualitySolver {
             }
         }
         debug_assert_eq!(order.len(), n, "tearing leaves an acyclic remainder");
-        let k = tears.len();
-        self.plans[ci] = Some(Plan { order, tears: k });
-        k
+        // Each unit's incoming links with their upstream port and the upstream unit's position
+        // in `order` (outside the loop: `OUTSIDE`), in `links_into` order.
+        let at: std::collections::HashMap<u32, u32> = order
+            .iter()
+            .enumerate()
+            .map(|(i, &u)| (u, i as u32))
+            .collect();
+        let mut in_start = Vec::with_capacity(n + 1);
+        let mut inlets = Vec::new();
+        in_start.push(0);
+        for &u in &order {
+            for &l in topo.links_into(u as usize) {
+                inlets.push(LoopInlet {
+                    link: l,
+                    port: topo.link_from_port[l as usize],
+                    src: at
+                        .get(&topo.link_from[l as usize])
+                        .copied()
+                        .unwrap_or(OUTSIDE),
+                });
+            }
+            in_start.push(inlets.len() as u32);
+        }
+        self.plans[ci] = Some(Plan {
+            order,
+            tears: tears.len(),
+            in_start,
+            inlets,
+        });
     }
 
+    /// A recycle loop's step: its tear plan, then [`Self::solve_torn`] with the coefficient
+    /// width `1 + k` as a constant for one and two tears.
     #[expect(
         clippy::too_many_arguments,
         reason = "internal helper over the step state"
     )]
     fn solve_loop<W: Width>(
         &mut self,
-        w_: W,
+        w: W,
         ci: usize,
         units: &[u32],
         topo: &Topology,
@@ -420,54 +614,87 @@ impl QualitySolver {
         clock: &Clock,
         diag: &mut Diagnostics,
     ) {
-        let ns = w_.n();
-        let k = self.plan(ci, units, topo);
-        let order = std::mem::take(&mut self.plans[ci].as_mut().expect("planned").order);
-        let n = order.len();
-        let w = 1 + k; // per unit and species: a, then B[0..k]
-        for (i, &u) in order.iter().enumerate() {
-            self.local[u as usize] = i;
+        self.plan(ci, units, topo);
+        let plan = self.plans[ci].take().expect("planned");
+        match plan.tears {
+            1 => self.solve_torn(w, Fixed::<2>, &plan, topo, flows, quality, clock, diag),
+            2 => self.solve_torn(w, Fixed::<3>, &plan, topo, flows, quality, clock, diag),
+            k => self.solve_torn(w, Dyn(1 + k), &plan, topo, flows, quality, clock, diag),
         }
+        self.plans[ci] = Some(plan);
+    }
+
+    /// Block elimination of a torn loop (see the module docs). Per unit and species the
+    /// coefficients `[a, B_0..B_{k−1}]` (`cw` = `1 + k` wide) of `c_u = a_u + B_u·c_T`:
+    /// a tear's are `e_j`; another unit's are `(Σ_{l outside} q_l·C_{p(l)} +
+    /// Σ_{l from v inside} q_l·(τ_{p(l)}·[a_v, B_v] + [λ_{p(l)}, 0])) / x_u`. Then the tears'
+    /// balances `(x_t·e_t − Σ q·τ·B_v)·c_T = Σ q·(τ·a_v + λ) + Σ q·C_outside` per species, and
+    /// back-substitution.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "internal helper over the step state"
+    )]
+    fn solve_torn<W: Width, C: Width>(
+        &mut self,
+        w_: W,
+        cw: C,
+        plan: &Plan,
+        topo: &Topology,
+        flows: &Flows,
+        quality: &mut Quality,
+        clock: &Clock,
+        diag: &mut Diagnostics,
+    ) {
+        let ns = w_.n();
+        let w = cw.n(); // per unit and species: a, then B[0..k]
+        let k = plan.tears;
+        let order = &plan.order[..];
+        let n = order.len();
+        let blk = ns * w;
         self.coef.clear();
-        self.coef.resize(n * ns * w, 0.0);
+        self.coef.resize(n * blk, 0.0);
+        let coef = &mut self.coef[..n * blk];
+        let (tau_all, lambda_all) = (&self.tau[..], &self.lambda[..]);
+        // Written as the dense solve's tests were, so a non-finite throughput takes the same path.
+        let active = |u: usize| flows.throughput[u] > 0.0 && topo.unit_flow[u] != FlowKind::Source;
+        let skipped =
+            |u: usize| flows.throughput[u] <= 0.0 || topo.unit_flow[u] == FlowKind::Source;
         // Tear units: c_t = unknown j.
-        for j in 0..k {
-            let u = order[j] as usize;
-            if flows.throughput[u] > 0.0 && topo.unit_flow[u] != FlowKind::Source {
+        for (j, &u) in order[..k].iter().enumerate() {
+            if active(u as usize) {
                 for s in 0..ns {
-                    self.coef[(j * ns + s) * w + 1 + j] = 1.0;
+                    coef[(j * ns + s) * w + 1 + j] = 1.0;
                 }
             }
         }
         // The others in order: c_u = a_u + B_u·c_T. A unit's sources inside the loop come
         // earlier in the order (or are tears), so its coefficient block is written from blocks
         // before it.
-        let blk = ns * w;
-        for i in k..n {
-            let u = order[i] as usize;
+        for (i, &u) in order.iter().enumerate().skip(k) {
+            let u = u as usize;
             let x = flows.throughput[u];
-            if x <= 0.0 || topo.unit_flow[u] == FlowKind::Source {
+            if skipped(u) {
                 continue;
             }
-            let (head, tail) = self.coef.split_at_mut(i * blk);
+            let (head, tail) = coef.split_at_mut(i * blk);
             let dst = &mut tail[..blk];
-            for &l in topo.links_into(u) {
-                let q = flows.link[l as usize];
+            let (a, b) = (plan.in_start[i] as usize, plan.in_start[i + 1] as usize);
+            for inl in &plan.inlets[a..b] {
+                let q = flows.link[inl.link as usize];
                 if q == 0.0 {
                     continue;
                 }
-                let v = topo.link_from[l as usize] as usize;
-                let p = topo.link_from_port[l as usize] as usize;
-                let jv = self.local[v];
-                if jv == usize::MAX {
+                let (p, jv) = (inl.port as usize, inl.src);
+                if jv == OUTSIDE {
                     let cp = &quality.port[p * ns..(p + 1) * ns];
                     for s in 0..ns {
                         dst[s * w] += q * cp[s];
                     }
                 } else {
+                    let jv = jv as usize;
                     let src = &head[jv * blk..(jv + 1) * blk];
-                    let tau = &self.tau[p * ns..(p + 1) * ns];
-                    let lambda = &self.lambda[p * ns..(p + 1) * ns];
+                    let tau = &tau_all[p * ns..(p + 1) * ns];
+                    let lambda = &lambda_all[p * ns..(p + 1) * ns];
                     for s in 0..ns {
                         let d = &mut dst[s * w..(s + 1) * w];
                         let sr = &src[s * w..(s + 1) * w];
@@ -482,49 +709,62 @@ impl QualitySolver {
                 *c /= x;
             }
         }
-        // The tears' own balances: (x_t·e_t − Σ q·τ·B_v)·c_T = Σ q·(τ·a_v + λ) + outside.
-        let mut singular = false;
-        let mut solved = std::mem::take(&mut self.solved);
-        solved.clear();
-        solved.resize(k * ns, 0.0);
+        // The tears' own balances, per species s: row j of `mat[s]` and `rhs[s]`. Each entry
+        // sums its terms in link order, as the species-by-species assembly did.
         let mut mat = std::mem::take(&mut self.mat);
-        mat.resize(k * k, 0.0);
+        mat.clear();
+        mat.resize(ns * k * k, 0.0);
         let mut rhs = std::mem::take(&mut self.rhs);
-        rhs.resize(k, 0.0);
-        for s in 0..ns {
-            mat.fill(0.0);
-            rhs.fill(0.0);
-            for j in 0..k {
-                let u = order[j] as usize;
-                let x = flows.throughput[u];
-                if x <= 0.0 || topo.unit_flow[u] == FlowKind::Source {
-                    mat[j * k + j] = 1.0;
+        rhs.clear();
+        rhs.resize(ns * k, 0.0);
+        for (j, &u) in order[..k].iter().enumerate() {
+            let u = u as usize;
+            let x = flows.throughput[u];
+            if skipped(u) {
+                for s in 0..ns {
+                    mat[(s * k + j) * k + j] = 1.0;
+                }
+                continue;
+            }
+            for s in 0..ns {
+                mat[(s * k + j) * k + j] += x;
+            }
+            let (a, b) = (plan.in_start[j] as usize, plan.in_start[j + 1] as usize);
+            for inl in &plan.inlets[a..b] {
+                let q = flows.link[inl.link as usize];
+                if q == 0.0 {
                     continue;
                 }
-                mat[j * k + j] += x;
-                for &l in topo.links_into(u) {
-                    let q = flows.link[l as usize];
-                    if q == 0.0 {
-                        continue;
+                let (p, jv) = (inl.port as usize, inl.src);
+                if jv == OUTSIDE {
+                    let cp = &quality.port[p * ns..(p + 1) * ns];
+                    for s in 0..ns {
+                        rhs[s * k + j] += q * cp[s];
                     }
-                    let v = topo.link_from[l as usize] as usize;
-                    let p = topo.link_from_port[l as usize] as usize;
-                    let jv = self.local[v];
-                    if jv == usize::MAX {
-                        rhs[j] += q * quality.port[p * ns + s];
-                    } else {
-                        let (tau, lambda) = (self.tau[p * ns + s], self.lambda[p * ns + s]);
-                        let src = (jv * ns + s) * w;
-                        rhs[j] += q * (tau * self.coef[src] + lambda);
+                } else {
+                    let jv = jv as usize;
+                    let src = &coef[jv * blk..(jv + 1) * blk];
+                    let tau = &tau_all[p * ns..(p + 1) * ns];
+                    let lambda = &lambda_all[p * ns..(p + 1) * ns];
+                    for s in 0..ns {
+                        let sr = &src[s * w..(s + 1) * w];
+                        rhs[s * k + j] += q * (tau[s] * sr[0] + lambda[s]);
+                        let row = &mut mat[(s * k + j) * k..(s * k + j + 1) * k];
                         for m in 0..k {
-                            mat[j * k + m] -= q * tau * self.coef[src + 1 + m];
+                            row[m] -= q * tau[s] * sr[1 + m];
                         }
                     }
                 }
             }
+        }
+        let mut singular = false;
+        let mut solved = std::mem::take(&mut self.solved);
+        solved.clear();
+        solved.resize(k * ns, 0.0);
+        for s in 0..ns {
             if k == 1 {
                 // One tear (the common case): the 1 × 1 system directly.
-                let c = rhs[0] / mat[0];
+                let c = rhs[s] / mat[s];
                 if c.is_finite() {
                     solved[s] = c;
                 } else {
@@ -532,8 +772,8 @@ impl QualitySolver {
                 }
                 continue;
             }
-            let a = DMatrix::from_row_slice(k, k, &mat);
-            let b = DVector::from_column_slice(&rhs);
+            let a = DMatrix::from_row_slice(k, k, &mat[s * k * k..(s + 1) * k * k]);
+            let b = DVector::from_column_slice(&rhs[s * k..(s + 1) * k]);
             match a.lu().solve(&b) {
                 Some(c) if c.iter().all(|v| v.is_finite()) => {
                     for j in 0..k {
@@ -560,22 +800,20 @@ impl QualitySolver {
         // Back-substitute and emit.
         for (i, &u) in order.iter().enumerate() {
             let u = u as usize;
+            let row = &coef[i * blk..(i + 1) * blk];
+            let inlet = &mut quality.inlet[u * ns..(u + 1) * ns];
             for s in 0..ns {
-                let src = (i * ns + s) * w;
-                let mut c = self.coef[src];
+                let r = &row[s * w..(s + 1) * w];
+                let mut c = r[0];
                 for m in 0..k {
-                    c += self.coef[src + 1 + m] * solved[m * ns + s];
+                    c += r[1 + m] * solved[m * ns + s];
                 }
-                quality.inlet[u * ns + s] = if singular { 0.0 } else { c };
+                inlet[s] = if singular { 0.0 } else { c };
             }
         }
-        for &u in &order {
+        for &u in order {
             self.write_ports(w_, u as usize, topo, quality);
         }
-        for &u in &order {
-            self.local[u as usize] = usize::MAX;
-        }
-        self.plans[ci].as_mut().expect("planned").order = order;
         self.solved = solved;
         self.mat = mat;
         self.rhs = rhs;
