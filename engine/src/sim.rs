@@ -31,9 +31,10 @@ pub enum Phase {
     Allocate,
     /// Species through the network.
     Solve,
-    /// Energy, carbon, cost, ledger.
+    /// Energy, carbon, cost, ledger, summary accumulators and flow sums (one fused pass,
+    /// `crate::accounting`).
     Account,
-    /// Summaries and time series; commit storage.
+    /// Time series (when asked); commit storage.
     Record,
 }
 
