@@ -293,7 +293,10 @@ impl Energy {
         }
     }
 
-    /// Sets every entry to zero (start of a step).
+    /// Sets the per-unit bookings to zero and the heat overrides to 'none' (start of a step),
+    /// for the unit systems to add to. `pumping_kwh` is left as it is: the Account pass assigns
+    /// every link's entry each step (`record::account_link`), so clearing it would be work done
+    /// twice.
     pub fn clear(&mut self) {
         for v in [
             &mut self.electricity_kwh,
@@ -305,7 +308,6 @@ impl Energy {
             &mut self.water_cost,
             &mut self.other_co2_kg,
             &mut self.capital_cost,
-            &mut self.pumping_kwh,
         ] {
             v.fill(0.0);
         }
