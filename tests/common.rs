@@ -1,11 +1,86 @@
 //! Helpers shared by the integration tests.
 
+use parktwin::engine::flow::CouplingStrategy;
 use parktwin::engine::sim::Simulation;
 use parktwin::parks::build::{BuildOptions, BuiltPark, build};
-use parktwin::parks::load::{LoadError, from_str};
+use parktwin::parks::load::{LoadError, from_path, from_str};
+use parktwin::parks::strategies::make;
 use parktwin::parks::summary::{RunSummary, summarize};
-use parktwin::parks::validate::validate;
-use std::path::Path;
+use parktwin::parks::validate::{ValidPark, validate};
+use std::path::{Path, PathBuf};
+
+/// A path in the repository.
+pub fn repo(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+/// A park file (or a scenario's base case), validated, with its horizon cut to `steps` when
+/// given.
+pub fn valid(path: &str, steps: Option<usize>) -> ValidPark {
+    let p = repo(path);
+    let text = std::fs::read_to_string(&p).expect("readable");
+    let mut file = if parktwin::parks::scenario::is_scenario(&text) {
+        let sc = parktwin::parks::scenario::load(&p).expect("scenario loads");
+        sc.case_file(&sc.cases[0]).expect("case file")
+    } else {
+        from_path(&p).expect("park loads")
+    };
+    if let Some(n) = steps {
+        file.park.time.steps = n;
+    }
+    validate(&file).expect("park is valid")
+}
+
+/// Runs a validated park to the end under `strategy` and summarises it.
+pub fn run_with(valid: ValidPark, strategy: Box<dyn CouplingStrategy>) -> RunSummary {
+    let mut built = build(
+        valid,
+        BuildOptions {
+            strategy: Some(strategy),
+            ..Default::default()
+        },
+    )
+    .expect("schedule builds");
+    built.sim.run();
+    summarize(&built.sim, &built.meta)
+}
+
+/// Runs a validated park under the strategy named `strategy` (with the park's own settings).
+pub fn run(valid: ValidPark, strategy: &str) -> RunSummary {
+    let s = make(strategy, &valid).expect("known strategy");
+    run_with(valid, s)
+}
+
+/// Runs a one-case scenario that selects `strategy` for the park at `park` (a repository path)
+/// by overriding `strategy.name`; returns its summary and the horizon in hours.
+pub fn run_strategy_override(park: &str, strategy: &str) -> (RunSummary, f64) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("s.ron");
+    std::fs::write(
+        &path,
+        format!(
+            "Scenario(name: \"s\", park: {:?}, overrides: {{\"strategy.name\": \"{strategy}\"}})",
+            repo(park).display().to_string()
+        ),
+    )
+    .expect("written");
+    let sc = parktwin::parks::scenario::load(&path).expect("scenario loads");
+    let v = validate(&sc.case_file(&sc.cases[0]).expect("case")).expect("valid");
+    let hours = v.meta.steps as f64 * v.meta.dt_h;
+    let mut built = build(v, BuildOptions::default()).expect("builds");
+    built.sim.run();
+    (summarize(&built.sim, &built.meta), hours)
+}
+
+/// Volume a unit took in (a source: withdrew) over the run, m³.
+pub fn withdrawn(summary: &RunSummary, id: &str) -> f64 {
+    summary
+        .units
+        .iter()
+        .find(|u| u.id == id)
+        .map(|u| u.throughput_m3)
+        .expect("unit exists")
+}
 
 /// Loads, validates and builds park text (named `test.ron` in messages).
 pub fn build_text(text: &str, record: bool) -> Result<BuiltPark, LoadError> {

@@ -2,49 +2,12 @@
 //! `optimal`, foresight on a tank park worth a saving computed by hand, `every`, an
 //! infeasible window, and selection from a scenario and the strategy section.
 
-use crate::common::{error_of, run_text};
+use crate::common::{error_of, run, run_strategy_override, run_text, run_with, valid, withdrawn};
 use parktwin::engine::diagnostics::DiagnosticKind;
 use parktwin::engine::strategy::horizon::Horizon;
-use parktwin::parks::build::{BuildOptions, build};
-use parktwin::parks::load::from_path;
-use parktwin::parks::strategies::{HorizonSpec, StrategySpec, horizon_config, make};
-use parktwin::parks::summary::{RunSummary, summarize};
-use parktwin::parks::validate::{ValidPark, validate};
-use std::path::Path;
-
-fn repo(path: &str) -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
-}
-
-/// A park file, validated, with its horizon cut to `steps` when given.
-fn valid(path: &str, steps: Option<usize>) -> ValidPark {
-    let mut file = from_path(&repo(path)).expect("park loads");
-    if let Some(n) = steps {
-        file.park.time.steps = n;
-    }
-    validate(&file).expect("park is valid")
-}
-
-fn run_with(
-    valid: ValidPark,
-    strategy: Box<dyn parktwin::engine::flow::CouplingStrategy>,
-) -> RunSummary {
-    let mut built = build(
-        valid,
-        BuildOptions {
-            strategy: Some(strategy),
-            ..Default::default()
-        },
-    )
-    .expect("schedule builds");
-    built.sim.run();
-    summarize(&built.sim, &built.meta)
-}
-
-fn run(valid: ValidPark, strategy: &str) -> RunSummary {
-    let s = make(strategy, &valid).expect("known strategy");
-    run_with(valid, s)
-}
+use parktwin::parks::strategies::{HorizonSpec, StrategySpec, horizon_config};
+use parktwin::parks::summary::RunSummary;
+use parktwin::parks::validate::ValidPark;
 
 /// `horizon` with window `steps` (and the park's own weights and fresh sources).
 fn run_window(valid: ValidPark, steps: usize, every: usize) -> RunSummary {
@@ -52,15 +15,6 @@ fn run_window(valid: ValidPark, steps: usize, every: usize) -> RunSummary {
     spec.horizon = Some(HorizonSpec { steps, every });
     let s = Horizon::new(horizon_config(&spec, &valid));
     run_with(valid, Box::new(s))
-}
-
-fn withdrawn(summary: &RunSummary, id: &str) -> f64 {
-    summary
-        .units
-        .iter()
-        .find(|u| u.id == id)
-        .map(|u| u.throughput_m3)
-        .expect("unit exists")
 }
 
 /// Fresh water of a run: withdrawals of every source of kind Municipal, Groundwater or
@@ -219,23 +173,8 @@ fn an_infeasible_window_falls_back_to_optimal() {
 /// a window outside its bounds is an error naming the item.
 #[test]
 fn a_scenario_selects_horizon_and_bad_windows_are_named() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let park = repo("scenarios/literature/polley_polley_2000.ron");
-    let path = dir.path().join("s.ron");
-    std::fs::write(
-        &path,
-        format!(
-            "Scenario(name: \"s\", park: {:?}, overrides: {{\"strategy.name\": \"horizon\"}})",
-            park.display().to_string()
-        ),
-    )
-    .expect("written");
-    let sc = parktwin::parks::scenario::load(&path).expect("scenario loads");
-    let v = validate(&sc.case_file(&sc.cases[0]).expect("case")).expect("valid");
-    let hours = v.meta.steps as f64 * v.meta.dt_h;
-    let mut built = build(v, BuildOptions::default()).expect("builds");
-    built.sim.run();
-    let s = summarize(&built.sim, &built.meta);
+    let (s, hours) =
+        run_strategy_override("scenarios/literature/polley_polley_2000.ron", "horizon");
     assert_eq!(s.strategy, "horizon");
     let f = withdrawn(&s, "fresh") / hours;
     assert!(((f - 70.0) / 70.0).abs() <= 1e-6, "{f} t/h");

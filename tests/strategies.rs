@@ -6,7 +6,7 @@
 //! & Foo, AIChE J 50:3169, 2004) from the published data, and compared with the published
 //! figures and with what the engine draws under `optimal`.
 
-use crate::common::run_text;
+use crate::common::{run, run_strategy_override, run_text, valid, withdrawn};
 use parktwin::engine::diagnostics::{DiagnosticKind, Diagnostics};
 use parktwin::engine::flow::{AllocationContext, CouplingStrategy};
 use parktwin::engine::network::FlowKind;
@@ -15,33 +15,12 @@ use parktwin::engine::state::Flows;
 use parktwin::engine::strategy::optimal::Optimal;
 use parktwin::parks::build::{BuildOptions, build};
 use parktwin::parks::generate::{GenerateOptions, generate, to_ron};
-use parktwin::parks::load::{from_path, from_str};
-use parktwin::parks::strategies::{StrategySpec, WeightsSpec, make, optimal_config};
-use parktwin::parks::summary::{RunSummary, summarize};
+use parktwin::parks::load::from_str;
+use parktwin::parks::strategies::{StrategySpec, WeightsSpec, optimal_config};
+use parktwin::parks::summary::RunSummary;
 use parktwin::parks::validate::{ValidPark, validate};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
-
-fn repo(path: &str) -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
-}
-
-/// A park file (or a scenario's base case), validated, with its horizon cut to `steps` when
-/// given.
-fn valid(path: &str, steps: Option<usize>) -> ValidPark {
-    let p = repo(path);
-    let text = std::fs::read_to_string(&p).expect("readable");
-    let mut file = if parktwin::parks::scenario::is_scenario(&text) {
-        let sc = parktwin::parks::scenario::load(&p).expect("scenario loads");
-        sc.case_file(&sc.cases[0]).expect("case file")
-    } else {
-        from_path(&p).expect("park loads")
-    };
-    if let Some(n) = steps {
-        file.park.time.steps = n;
-    }
-    validate(&file).expect("park is valid")
-}
 
 fn generated(enterprises: usize, steps: usize) -> ValidPark {
     let park = generate(&GenerateOptions {
@@ -51,29 +30,6 @@ fn generated(enterprises: usize, steps: usize) -> ValidPark {
     });
     let file = from_str(&to_ron(&park), Path::new("generated.ron")).expect("generated parses");
     validate(&file).expect("generated park is valid")
-}
-
-fn run(valid: ValidPark, strategy: &str) -> RunSummary {
-    let s = make(strategy, &valid).expect("known strategy");
-    let mut built = build(
-        valid,
-        BuildOptions {
-            strategy: Some(s),
-            ..Default::default()
-        },
-    )
-    .expect("schedule builds");
-    built.sim.run();
-    summarize(&built.sim, &built.meta)
-}
-
-fn withdrawn(summary: &RunSummary, id: &str) -> f64 {
-    summary
-        .units
-        .iter()
-        .find(|u| u.id == id)
-        .map(|u| u.throughput_m3)
-        .expect("unit exists")
 }
 
 /// Minimum fresh water (t/h) and pinch (ppm) of a fixed-flow problem by water cascade
@@ -439,22 +395,8 @@ fn fixed_holds_the_design_fractions() {
 /// is an error naming the item.
 #[test]
 fn a_scenario_selects_the_strategy() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let park = repo("scenarios/literature/polley_polley_2000.ron");
-    let path = dir.path().join("s.ron");
-    std::fs::write(
-        &path,
-        format!(
-            "Scenario(name: \"s\", park: {:?}, overrides: {{\"strategy.name\": \"priority\"}})",
-            park.display().to_string()
-        ),
-    )
-    .expect("written");
-    let sc = parktwin::parks::scenario::load(&path).expect("scenario loads");
-    let v = validate(&sc.case_file(&sc.cases[0]).expect("case")).expect("valid");
-    let mut built = build(v, BuildOptions::default()).expect("builds");
-    built.sim.run();
-    assert_eq!(summarize(&built.sim, &built.meta).strategy, "priority");
+    let (s, _) = run_strategy_override("scenarios/literature/polley_polley_2000.ron", "priority");
+    assert_eq!(s.strategy, "priority");
     let bad = crate::common::error_of(
         r#"Park(name: "x", time: (steps: 1), units: [Source(id: "s", kind: Municipal, cap_m3_per_h: 1.0)],
            strategy: (name: "greedy"))"#,
