@@ -463,28 +463,29 @@ pub(crate) fn book_link<W: Width>(
         return;
     }
     let c = &c[..nc];
-    {
-        let into = &mut t.inflow[u * m..u * m + m];
-        into[0] += q;
-        for s in 0..nc {
-            into[1 + s] += q * c[s];
-        }
-    }
-    {
-        let out = &mut t.outflow[v * m..v * m + m];
-        out[0] += q;
-        for s in 0..nc {
-            out[1 + s] += q * c[s];
-        }
-    }
+    add_amount(&mut t.inflow[u * m..u * m + m], q, c);
+    add_amount(&mut t.outflow[v * m..v * m + m], q, c);
     if leak != 0.0 {
-        let rem = &mut t.removed[v * m..v * m + m];
-        let by_exit = &mut by_exit[..nc];
-        rem[0] += leak;
-        for s in 0..nc {
-            rem[1 + s] += leak * c[s];
-            by_exit[s][ExitKind::Leak.index()] += leak * c[s];
-        }
+        add_amount(&mut t.removed[v * m..v * m + m], leak, c);
+        add_by_exit(&mut by_exit[..nc], ExitKind::Leak, leak, c);
+    }
+}
+
+/// One balance entry's share of an amount of water `a` (m³) at concentrations `c` (g/m³):
+/// `a` to its water term, `a·c` to each species term (`dst` is `[water, species…]`).
+#[inline(always)]
+fn add_amount(dst: &mut [f64], a: f64, c: &[f64]) {
+    dst[0] += a;
+    for (d, &cs) in dst[1..].iter_mut().zip(c) {
+        *d += a * cs;
+    }
+}
+
+/// The park's species leaving by exit kind `k`: `a·c` per species, g.
+#[inline(always)]
+fn add_by_exit(by_exit: &mut [[f64; 7]], k: ExitKind, a: f64, c: &[f64]) {
+    for (row, &cs) in by_exit.iter_mut().zip(c) {
+        row[k.index()] += a * cs;
     }
 }
 
@@ -519,22 +520,14 @@ pub(crate) fn book_port<W: Width>(
     }
     let c = &c[..nc];
     let by_exit = &mut by_exit[..nc];
-    let rem = &mut t.removed[u * m..u * m + m];
-    rem[0] += exit + spill;
-    for s in 0..nc {
-        rem[1 + s] += (exit + spill) * c[s];
-    }
+    add_amount(&mut t.removed[u * m..u * m + m], exit + spill, c);
     if let PortRole::Exit(k) = role
         && exit != 0.0
     {
-        for s in 0..nc {
-            by_exit[s][k.index()] += exit * c[s];
-        }
+        add_by_exit(by_exit, k, exit, c);
     }
     if spill != 0.0 {
-        for s in 0..nc {
-            by_exit[s][ExitKind::Spill.index()] += spill * c[s];
-        }
+        add_by_exit(by_exit, ExitKind::Spill, spill, c);
     }
 }
 
