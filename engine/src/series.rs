@@ -15,11 +15,14 @@ pub enum Series {
 }
 
 impl Series {
-    /// The value at `step`.
+    /// The value at `step`; a series shorter than the run repeats (`step mod len`).
     #[inline]
     pub fn at(&self, step: usize) -> f64 {
         match self {
             Series::Const(v) => *v,
+            // Index directly within the series and divide only past its end: units read their
+            // series every step, and an integer division there costs tens of cycles per read.
+            Series::Values(v) if step < v.len() => v[step],
             Series::Values(v) => v[step % v.len()],
         }
     }
