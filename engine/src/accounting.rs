@@ -34,10 +34,11 @@
 
 use crate::diagnostics::Diagnostics;
 use crate::events::ParkModifiers;
-use crate::ledger::{Ledger, book_link, book_port, finish_step};
+use crate::ledger::{FlowTerms, Ledger, book_link_flow, book_link_leak, book_port, finish_step};
 use crate::network::Topology;
 use crate::record::{
-    FlowSums, StepPrices, Summary, UnitOutputs, account_link, account_port, account_units,
+    FlowSums, LinkTotals, StepPrices, Summary, SumsMut, UnitOutputs, UnitTotals, account_link,
+    account_port, account_units,
 };
 use crate::state::{Clock, Energy, Factors, Flows, Quality, Species, Storage, UnitInputs};
 use crate::width::Width;
@@ -121,38 +122,45 @@ fn fused<W: Width>(w: W, view: &StepView, books: &mut StepBooks) {
     let qport = &quality.port[..];
 
     let (link_q, link_leak) = (&flows.link[..nl], &flows.leak[..nl]);
-    let (link_from, link_to) = (&topo.link_from[..nl], &topo.link_to[..nl]);
-    let link_port = &topo.link_from_port[..nl];
-    let (head, eta) = (&topo.link_head_m[..nl], &topo.link_eta[..nl]);
-    let pumping = &mut books.energy.pumping_kwh[..nl];
-    let mut park_electricity = 0.0;
-    let mut any_leak = false;
+    let links = LinkArrays {
+        q: link_q,
+        from: &topo.link_from[..nl],
+        to: &topo.link_to[..nl],
+        port: &topo.link_from_port[..nl],
+        head: &topo.link_head_m[..nl],
+        eta: &topo.link_eta[..nl],
+        leak: link_leak,
+    };
     let units = &mut summary.units[..nu];
-    {
-        let links = &mut summary.links[..nl];
+    // A step without leaks (most steps) books no leak terms at all: one branch-free scan
+    // decides, and the leak shares run as a second pass over the links only when one leaks.
+    let any_leak = any_nonzero(link_leak);
+    let park_electricity = {
+        let totals = &mut summary.links[..nl];
+        let pumping = &mut books.energy.pumping_kwh[..nl];
+        // With one tracer after the declared species (every park built by `parks`), the
+        // port stride and the tracer's place are constants of the instantiation.
+        if ns == nc + 1 && used == Some(nc) {
+            link_pass(
+                w, nc + 1, Some(nc), dt, &prices, &links, qport, pumping, totals, units, reuse,
+                &mut sums, &mut terms,
+            )
+        } else {
+            link_pass(
+                w, ns, used, dt, &prices, &links, qport, pumping, totals, units, reuse,
+                &mut sums, &mut terms,
+            )
+        }
+    };
+    if any_leak {
         for l in 0..nl {
-            let (q, leak) = (link_q[l], link_leak[l]);
-            let (v, u) = (link_from[l] as usize, link_to[l] as usize);
-            let p = link_port[l] as usize;
+            let leak = link_leak[l];
+            sums.link_leak[l] += leak;
+            let p = links.port[l] as usize;
             let c = &qport[p * ns..p * ns + ns];
-            any_leak |= leak != 0.0;
-            park_electricity += account_link(
-                q,
-                leak,
-                head[l],
-                eta[l],
-                dt,
-                &prices,
-                &mut pumping[l],
-                &mut links[l],
-                &mut units[v],
-            );
-            let qu = used.map(|k| q * c[k]);
-            if let Some(qu) = qu {
-                reuse[u] += qu;
-            }
-            sums.link(w, l, q, leak, v, qu, c);
-            book_link(w, &mut terms, by_exit, q, leak, dt, v, u, c);
+            let v = links.from[l] as usize;
+            sums.link_leak_exit(w, v, leak, c);
+            book_link_leak(w, &mut terms, by_exit, leak, dt, v, c);
         }
     }
     summary.pumping_kwh += park_electricity;
@@ -204,4 +212,97 @@ fn fused<W: Width>(w: W, view: &StepView, books: &mut StepBooks) {
         clock,
         books.diag,
     );
+}
+
+/// The per-link arrays a link pass reads, each sliced to the link count.
+struct LinkArrays<'a> {
+    q: &'a [f64],
+    leak: &'a [f64],
+    from: &'a [u32],
+    to: &'a [u32],
+    port: &'a [u32],
+    head: &'a [f64],
+    eta: &'a [f64],
+}
+
+/// `true` when some value is not zero (a NaN is not zero), scanned without early exit so the
+/// compiler can vectorise it.
+fn any_nonzero(v: &[f64]) -> bool {
+    let mut hit = [false; 4];
+    let chunks = v.chunks_exact(4);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for k in 0..4 {
+            hit[k] |= c[k] != 0.0;
+        }
+    }
+    rest.iter().any(|&x| x != 0.0) || hit.iter().any(|&h| h)
+}
+
+/// Every link's shares except its leak's, in link order: pumping `e` ([`account_link`], on
+/// the link, its sending unit and the park's sum, which is returned), repeated use
+/// `q·u` (`u` the 'already used' tracer at `c[t]`, `t = used`) per receiving unit and per link,
+/// the flow sums `Σ q·c`, and the ledger's `q·Δt` (× `c`) into the receiver and out of the
+/// sender ([`book_link_flow`]). `ns` is the port stride of `qport` (all species); called with
+/// constants for the usual layout so that slicing a port's concentrations needs no run-time
+/// length.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "each array is an argument so the compiler knows they do not overlap"
+)]
+#[inline(always)]
+fn link_pass<W: Width>(
+    w: W,
+    ns: usize,
+    used: Option<usize>,
+    dt: f64,
+    prices: &StepPrices,
+    links: &LinkArrays,
+    qport: &[f64],
+    pumping: &mut [f64],
+    totals: &mut [LinkTotals],
+    units: &mut [UnitTotals],
+    reuse: &mut [f64],
+    sums: &mut SumsMut,
+    terms: &mut FlowTerms,
+) -> f64 {
+    let nl = links.q.len();
+    let nc = w.n();
+    let (link_q, link_leak) = (&links.q[..nl], &links.leak[..nl]);
+    let (from, to, port) = (&links.from[..nl], &links.to[..nl], &links.port[..nl]);
+    let (head, eta) = (&links.head[..nl], &links.eta[..nl]);
+    let (pumping, totals) = (&mut pumping[..nl], &mut totals[..nl]);
+    let link_used = &mut sums.link_used[..nl];
+    let link_species = &mut sums.link_species[..nl * nc];
+    let mut park_electricity = 0.0;
+    for l in 0..nl {
+        let (q, leak) = (link_q[l], link_leak[l]);
+        let (v, u) = (from[l] as usize, to[l] as usize);
+        let p = port[l] as usize;
+        let c = &qport[p * ns..p * ns + ns];
+        park_electricity += account_link(
+            q,
+            leak,
+            head[l],
+            eta[l],
+            dt,
+            prices,
+            &mut pumping[l],
+            &mut totals[l],
+            &mut units[v],
+        );
+        if let Some(t) = used {
+            let qu = q * c[t];
+            reuse[u] += qu;
+            link_used[l] += qu;
+        }
+        // The flow sums' `Σ q·c` (as `SumsMut::link_flow`).
+        let ls = &mut link_species[l * nc..(l + 1) * nc];
+        let cc = &c[..nc];
+        for s in 0..nc {
+            ls[s] += q * cc[s];
+        }
+        book_link_flow(w, terms, q, leak, dt, v, u, c);
+    }
+    park_electricity
 }

@@ -455,17 +455,60 @@ pub(crate) fn book_link<W: Width>(
     u: usize,
     c: &[f64],
 ) {
+    if book_link_flow(w, t, q, leak, dt, v, u, c) {
+        book_link_leak(w, t, by_exit, leak, dt, v, c);
+    }
+}
+
+/// The flow part of [`book_link`]: `q·dt` (× `c`) into `u` and out of `v`, unless the link
+/// moves nothing (`q·dt = 0` and `leak·dt = 0`). Returns whether it booked.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one link's data, taken apart so a fused pass can share its loads"
+)]
+#[inline(always)]
+pub(crate) fn book_link_flow<W: Width>(
+    w: W,
+    t: &mut FlowTerms,
+    q: f64,
+    leak: f64,
+    dt: f64,
+    v: usize,
+    u: usize,
+    c: &[f64],
+) -> bool {
     let nc = w.n();
     let m = nc + 1;
     let q = q * dt;
     let leak = leak * dt;
     if q == 0.0 && leak == 0.0 {
-        return;
+        return false;
     }
     let c = &c[..nc];
     add_amount(&mut t.inflow[u * m..u * m + m], q, c);
     add_amount(&mut t.outflow[v * m..v * m + m], q, c);
+    true
+}
+
+/// The leak part of [`book_link`]: `leak·dt` (× `c`) removed from `v` and booked as an exit by
+/// leak, when it is not zero. The removed terms and the exits by leak receive nothing from the
+/// flow part, so a pass may run this after all links' flow parts (still in link order) and
+/// give the same sums; a step without leaks skips it.
+#[inline(always)]
+pub(crate) fn book_link_leak<W: Width>(
+    w: W,
+    t: &mut FlowTerms,
+    by_exit: &mut [[f64; 7]],
+    leak: f64,
+    dt: f64,
+    v: usize,
+    c: &[f64],
+) {
+    let nc = w.n();
+    let m = nc + 1;
+    let leak = leak * dt;
     if leak != 0.0 {
+        let c = &c[..nc];
         add_amount(&mut t.removed[v * m..v * m + m], leak, c);
         add_by_exit(&mut by_exit[..nc], ExitKind::Leak, leak, c);
     }
