@@ -34,7 +34,10 @@
 
 use crate::diagnostics::Diagnostics;
 use crate::events::ParkModifiers;
-use crate::ledger::{FlowTerms, Ledger, book_link_flow, book_link_leak, book_port, finish_step};
+use crate::ledger::{
+    FlowTerms, Ledger, book_link_flow, book_link_leak, book_port, book_units_listed, judge_step,
+};
+use crate::network::{FlowKind, PortRole, QualityKind};
 use crate::network::Topology;
 use crate::record::{
     FlowSums, LinkTotals, StepPrices, Summary, SumsMut, UnitOutputs, UnitTotals, account_link,
@@ -82,6 +85,8 @@ pub struct StepBooks<'a> {
     pub reuse: &'a mut Vec<f64>,
     /// Closure violations go here.
     pub diag: &'a mut Diagnostics,
+    /// The pass's index lists (built on first use, kept between steps).
+    pub cache: &'a mut AccountCache,
 }
 
 /// Books one step: the same results as [`crate::record::account_step`], then
@@ -167,7 +172,9 @@ fn fused<W: Width>(w: W, view: &StepView, books: &mut StepBooks) {
 
     let (port_flow, port_spill) = (&flows.port[..np], &flows.spill[..np]);
     let (port_role, port_unit) = (&topo.port_role[..np], &topo.port_unit[..np]);
-    for p in 0..np {
+    let cache = &mut *books.cache;
+    cache.compile(topo);
+    let mut port_share = |p: usize| {
         let u = port_unit[p] as usize;
         let c = &qport[p * ns..p * ns + nc];
         let (role, q, spill) = (port_role[p], port_flow[p], port_spill[p]);
@@ -175,6 +182,18 @@ fn fused<W: Width>(w: W, view: &StepView, books: &mut StepBooks) {
         account_port(topo, flows, p, role, q, spill, any_leak, dt, exits);
         sums.port(w, u, role, q, spill, c);
         book_port(w, &mut terms, by_exit, role, q, spill, dt, u, c);
+    };
+    // Only exit ports, spills and leaks book anything per port. In a step without spill or
+    // leak (most steps) every other port adds only zeros (`x + 0·Δt`, the same value: no
+    // total here is ever −0), so the pass visits the exit ports alone, in port order.
+    if any_leak || any_nonzero(port_spill) {
+        for p in 0..np {
+            port_share(p);
+        }
+    } else {
+        for &p in &cache.exit_ports {
+            port_share(p as usize);
+        }
     }
     books.sums.steps += 1;
 
@@ -199,19 +218,57 @@ fn fused<W: Width>(w: W, view: &StepView, books: &mut StepBooks) {
         park_electricity,
         summary,
     );
-    finish_step(
-        w,
-        books.ledger,
-        t,
-        topo,
-        species,
-        view.inputs,
-        flows,
-        quality,
-        view.storage,
-        clock,
-        books.diag,
-    );
+    let mut t = t;
+    let ledger = &mut *books.ledger;
+    let (sources, mixed) = (&cache.sources[..], &cache.mixed[..]);
+    let (inputs, storage) = (view.inputs, view.storage);
+    if ns == nc + 1 {
+        book_units_listed(
+            w, nc + 1, ledger, &mut t, topo, inputs, flows, quality, storage, dt, sources, mixed,
+        );
+    } else {
+        book_units_listed(
+            w, ns, ledger, &mut t, topo, inputs, flows, quality, storage, dt, sources, mixed,
+        );
+    }
+    judge_step(w, ledger, t, topo, species, clock, books.diag);
+}
+
+/// Index lists compiled once per topology for the pass: rebuilt by [`AccountCache::compile`]
+/// when the topology's unit, port or link count differs from what they were built for.
+#[derive(Clone, Debug, Default)]
+pub struct AccountCache {
+    /// The `(units, ports, links)` counts the lists were built for.
+    built_for: Option<(usize, usize, usize)>,
+    /// Ports whose role is an exit, ascending.
+    exit_ports: Vec<u32>,
+    /// Source units, ascending.
+    sources: Vec<u32>,
+    /// Units with a completely mixed volume, ascending.
+    mixed: Vec<u32>,
+}
+
+impl AccountCache {
+    /// Builds the lists for `topo` unless they are built for its sizes already.
+    fn compile(&mut self, topo: &Topology) {
+        let sizes = (topo.n_units(), topo.n_ports(), topo.n_links());
+        if self.built_for == Some(sizes) {
+            return;
+        }
+        let units = |keep: &dyn Fn(usize) -> bool| {
+            (0..topo.n_units())
+                .filter(|&u| keep(u))
+                .map(|u| u as u32)
+                .collect()
+        };
+        self.sources = units(&|u| topo.unit_flow[u] == FlowKind::Source);
+        self.mixed = units(&|u| topo.unit_quality[u] == QualityKind::Mixed);
+        self.exit_ports = (0..topo.n_ports())
+            .filter(|&p| matches!(topo.port_role[p], PortRole::Exit(_)))
+            .map(|p| p as u32)
+            .collect();
+        self.built_for = Some(sizes);
+    }
 }
 
 /// The per-link arrays a link pass reads, each sliced to the link count.

@@ -574,6 +574,109 @@ pub(crate) fn book_port<W: Width>(
     }
 }
 
+/// The per-unit terms of [`finish_step`] (withdrawals, loads, reaction, solids, storage) for a
+/// pass that has the topology's `sources` and `mixed` volumes listed (ascending): a source's
+/// withdrawal `x = throughput·Δt` into its water term; per unit with throughput, per species,
+/// the load `g·x` (into generated, and the park's from-sources or loads), reaction
+/// `f_r·x·c_in` and solids `f_s·x·c_in` (into removed, the park's reacted and exits by
+/// solids); per mixed volume its storage change `V1 − V0`, `V1·C1 − V0·C0` and stored amount.
+/// The same operations as [`finish_step`]'s unit loop: every accumulator that more than one
+/// unit adds to (the park's) still receives its terms in unit order, and the water terms of
+/// sources and the storage terms receive one term each. `ns` is the species stride (all
+/// species, tracers included); called with a constant for the usual one-tracer layout.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the ledger reads every part of the step state"
+)]
+#[inline(always)]
+pub(crate) fn book_units_listed<W: Width>(
+    w: W,
+    ns: usize,
+    ledger: &mut Ledger,
+    t: &mut StepTerms,
+    topo: &Topology,
+    inputs: &UnitInputs,
+    flows: &Flows,
+    quality: &Quality,
+    storage: &Storage,
+    dt: f64,
+    sources: &[u32],
+    mixed: &[u32],
+) {
+    let nc = w.n();
+    let m = nc + 1;
+    let nu = topo.n_units();
+    let solids_exit = ExitKind::Solids.index();
+    let StepTerms {
+        generated,
+        removed,
+        storage_change,
+        stored,
+        ..
+    } = t;
+    let (generated, removed) = (&mut generated[..nu * m], &mut removed[..nu * m]);
+    let throughput = &flows.throughput[..nu];
+    let unit_flow = &topo.unit_flow[..nu];
+    let gen_all = &inputs.generated_g_per_m3[..nu * ns];
+    let rem_all = &inputs.removed_fraction[..nu * ns];
+    let sol_all = &inputs.solids_fraction[..nu * ns];
+    let inlet_all = &quality.inlet[..nu * ns];
+    let reacted = &mut ledger.species_reacted[..nc];
+    let by_exit = &mut ledger.species_by_exit[..nc];
+    let from_sources = &mut ledger.species_from_sources[..nc];
+    let loads = &mut ledger.species_loads[..nc];
+    for &u in sources {
+        let u = u as usize;
+        generated[u * m] += throughput[u] * dt;
+    }
+    for u in 0..nu {
+        let x = throughput[u] * dt;
+        if x == 0.0 {
+            continue;
+        }
+        let park = if unit_flow[u] == FlowKind::Source {
+            &mut *from_sources
+        } else {
+            &mut *loads
+        };
+        let gen_in = &gen_all[u * ns..u * ns + nc];
+        let rem_in = &rem_all[u * ns..u * ns + nc];
+        let sol_in = &sol_all[u * ns..u * ns + nc];
+        let inlet = &inlet_all[u * ns..u * ns + nc];
+        let i = u * m;
+        let gen_u = &mut generated[i + 1..i + 1 + nc];
+        let rem_u = &mut removed[i + 1..i + 1 + nc];
+        for s in 0..nc {
+            let g = gen_in[s] * x;
+            let inlet_mass = x * inlet[s];
+            let r = rem_in[s] * inlet_mass;
+            let solids = sol_in[s] * inlet_mass;
+            gen_u[s] += g;
+            rem_u[s] += r + solids;
+            reacted[s] += r;
+            by_exit[s][solids_exit] += solids;
+            park[s] += g;
+        }
+    }
+    for &u in mixed {
+        let u = u as usize;
+        let i = u * m;
+        let (v0, v1) = (storage.volume[u], storage.volume_end[u]);
+        storage_change[i] = v1 - v0;
+        stored[i] = v0.max(v1);
+        let c0 = &storage.conc[u * ns..u * ns + nc];
+        let c1 = &storage.conc_end[u * ns..u * ns + nc];
+        let ds = &mut storage_change[i + 1..i + 1 + nc];
+        let st = &mut stored[i + 1..i + 1 + nc];
+        for s in 0..nc {
+            let m0 = v0 * c0[s];
+            let m1 = v1 * c1[s];
+            ds[s] = m1 - m0;
+            st[s] = m0.abs().max(m1.abs());
+        }
+    }
+}
+
 /// Completes the step begun by [`Ledger::begin_step`] once every link and port is booked:
 /// the per-unit terms (withdrawals, loads, reaction, solids, storage), then the judge of
 /// every balance and of the park's.
@@ -600,7 +703,6 @@ pub(crate) fn finish_step<W: Width>(
     let m = nc + 1;
     let nu = topo.n_units();
     let dt = clock.dt_h;
-    let step = clock.step;
     let solids_exit = ExitKind::Solids.index();
     let StepTerms {
         generated,
@@ -656,6 +758,26 @@ pub(crate) fn finish_step<W: Width>(
             }
         }
     }
+    judge_step(w, ledger, t, topo, species, clock, diag);
+}
+
+/// The judge of a step whose every term is booked: each balance's residual, relative residual
+/// and verdict, the park's terms and the step's worst per kind, the run totals, and the
+/// closure diagnostics (see the module docs).
+#[inline(always)]
+pub(crate) fn judge_step<W: Width>(
+    w: W,
+    ledger: &mut Ledger,
+    mut t: StepTerms,
+    topo: &Topology,
+    species: &Species,
+    clock: &Clock,
+    diag: &mut Diagnostics,
+) {
+    let nc = w.n();
+    let m = nc + 1;
+    let nu = topo.n_units();
+    let step = clock.step;
     // Judge every balance. The first pass is straight arithmetic over all `n` balances (no
     // branch, so it vectorises): residual `r`, scale, relative residual
     // `|r| / max(scale, floor/1e-9)`, and whether any balance is a violation. Violations
