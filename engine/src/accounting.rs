@@ -37,8 +37,8 @@ use crate::events::ParkModifiers;
 use crate::ledger::{
     FlowTerms, Ledger, book_link_flow, book_link_leak, book_port, book_units_listed, judge_step,
 };
-use crate::network::{FlowKind, PortRole, QualityKind};
 use crate::network::Topology;
+use crate::network::{FlowKind, PortRole, QualityKind};
 use crate::record::{
     FlowSums, LinkTotals, StepPrices, Summary, SumsMut, UnitOutputs, UnitTotals, account_link,
     account_port, account_units,
@@ -147,13 +147,24 @@ fn fused<W: Width>(w: W, view: &StepView, books: &mut StepBooks) {
         // port stride and the tracer's place are constants of the instantiation.
         if ns == nc + 1 && used == Some(nc) {
             link_pass(
-                w, nc + 1, Some(nc), dt, &prices, &links, qport, pumping, totals, units, reuse,
-                &mut sums, &mut terms,
+                w,
+                nc + 1,
+                Some(nc),
+                dt,
+                &prices,
+                &links,
+                qport,
+                pumping,
+                totals,
+                units,
+                reuse,
+                &mut sums,
+                &mut terms,
             )
         } else {
             link_pass(
-                w, ns, used, dt, &prices, &links, qport, pumping, totals, units, reuse,
-                &mut sums, &mut terms,
+                w, ns, used, dt, &prices, &links, qport, pumping, totals, units, reuse, &mut sums,
+                &mut terms,
             )
         }
     };
@@ -174,26 +185,27 @@ fn fused<W: Width>(w: W, view: &StepView, books: &mut StepBooks) {
     let (port_role, port_unit) = (&topo.port_role[..np], &topo.port_unit[..np]);
     let cache = &mut *books.cache;
     cache.compile(topo);
-    let mut port_share = |p: usize| {
-        let u = port_unit[p] as usize;
-        let c = &qport[p * ns..p * ns + nc];
-        let (role, q, spill) = (port_role[p], port_flow[p], port_spill[p]);
-        let exits = &mut units[u].exits_m3;
-        account_port(topo, flows, p, role, q, spill, any_leak, dt, exits);
-        sums.port(w, u, role, q, spill, c);
-        book_port(w, &mut terms, by_exit, role, q, spill, dt, u, c);
+    let ports = PortArrays {
+        flow: port_flow,
+        spill: port_spill,
+        role: port_role,
+        unit: port_unit,
     };
     // Only exit ports, spills and leaks book anything per port. In a step without spill or
     // leak (most steps) every other port adds only zeros (`x + 0·Δt`, the same value: no
     // total here is ever −0), so the pass visits the exit ports alone, in port order.
     if any_leak || any_nonzero(port_spill) {
-        for p in 0..np {
-            port_share(p);
-        }
+        let all = 0..np;
+        port_pass(
+            w, all, ns, dt, any_leak, topo, flows, &ports, qport, units, &mut sums, &mut terms,
+            by_exit,
+        );
     } else {
-        for &p in &cache.exit_ports {
-            port_share(p as usize);
-        }
+        let exits = cache.exit_ports.iter().map(|&p| p as usize);
+        port_pass(
+            w, exits, ns, dt, any_leak, topo, flows, &ports, qport, units, &mut sums, &mut terms,
+            by_exit,
+        );
     }
     books.sums.steps += 1;
 
@@ -224,7 +236,18 @@ fn fused<W: Width>(w: W, view: &StepView, books: &mut StepBooks) {
     let (inputs, storage) = (view.inputs, view.storage);
     if ns == nc + 1 {
         book_units_listed(
-            w, nc + 1, ledger, &mut t, topo, inputs, flows, quality, storage, dt, sources, mixed,
+            w,
+            nc + 1,
+            ledger,
+            &mut t,
+            topo,
+            inputs,
+            flows,
+            quality,
+            storage,
+            dt,
+            sources,
+            mixed,
         );
     } else {
         book_units_listed(
@@ -362,4 +385,47 @@ fn link_pass<W: Width>(
         book_link_flow(w, terms, q, leak, dt, v, u, c);
     }
     park_electricity
+}
+
+/// The per-port arrays a port pass reads, each sliced to the port count.
+struct PortArrays<'a> {
+    flow: &'a [f64],
+    spill: &'a [f64],
+    role: &'a [PortRole],
+    unit: &'a [u32],
+}
+
+/// Each listed port's shares, in the order given (ascending): the unit's exits and spill in
+/// m³ ([`account_port`]), the flow sums' exits and spill in g/h ([`SumsMut::port`]) and the
+/// ledger's removed terms and the park's exits by kind in g ([`book_port`]).
+#[expect(
+    clippy::too_many_arguments,
+    reason = "each array is an argument so the compiler knows they do not overlap"
+)]
+#[inline(always)]
+fn port_pass<W: Width>(
+    w: W,
+    list: impl Iterator<Item = usize>,
+    ns: usize,
+    dt: f64,
+    any_leak: bool,
+    topo: &Topology,
+    flows: &Flows,
+    ports: &PortArrays,
+    qport: &[f64],
+    units: &mut [UnitTotals],
+    sums: &mut SumsMut,
+    terms: &mut FlowTerms,
+    by_exit: &mut [[f64; 7]],
+) {
+    let nc = w.n();
+    for p in list {
+        let u = ports.unit[p] as usize;
+        let c = &qport[p * ns..p * ns + nc];
+        let (role, q, spill) = (ports.role[p], ports.flow[p], ports.spill[p]);
+        let exits = &mut units[u].exits_m3;
+        account_port(topo, flows, p, role, q, spill, any_leak, dt, exits);
+        sums.port(w, u, role, q, spill, c);
+        book_port(w, terms, by_exit, role, q, spill, dt, u, c);
+    }
 }

@@ -658,14 +658,17 @@ pub(crate) fn book_units_listed<W: Width>(
             park[s] += g;
         }
     }
+    let (storage_change, stored) = (&mut storage_change[..nu * m], &mut stored[..nu * m]);
+    let (volume, volume_end) = (&storage.volume[..nu], &storage.volume_end[..nu]);
+    let (conc, conc_end) = (&storage.conc[..nu * ns], &storage.conc_end[..nu * ns]);
     for &u in mixed {
         let u = u as usize;
         let i = u * m;
-        let (v0, v1) = (storage.volume[u], storage.volume_end[u]);
+        let (v0, v1) = (volume[u], volume_end[u]);
         storage_change[i] = v1 - v0;
         stored[i] = v0.max(v1);
-        let c0 = &storage.conc[u * ns..u * ns + nc];
-        let c1 = &storage.conc_end[u * ns..u * ns + nc];
+        let c0 = &conc[u * ns..u * ns + nc];
+        let c1 = &conc_end[u * ns..u * ns + nc];
         let ds = &mut storage_change[i + 1..i + 1 + nc];
         let st = &mut stored[i + 1..i + 1 + nc];
         for s in 0..nc {
