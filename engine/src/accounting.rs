@@ -1,31 +1,46 @@
-//! The step's accounting in one pass over links and one over ports: the fused form of
-//! [`account_step`](crate::record::account_step), [`book_reuse`](crate::record::book_reuse),
+//! The step's accounting in a few straight passes over links, ports and units: the fused form
+//! of [`account_step`](crate::record::account_step), [`book_reuse`](crate::record::book_reuse),
 //! the ledger's [`book_step`](crate::ledger::book_step) and the flow sums of
 //! [`record_step`](crate::record::record_step).
 //!
 //! Those four read the same link flows `q`, leaks, sending and receiving units and port
 //! concentrations `c`; run apart they load them four times, in four loops. Here each link is
-//! visited once (in link order) and handed to each consumer's share:
+//! visited once (in link order, [`link_pass`]) and handed to each consumer's share:
 //!
 //! - pumping `e = ρ·g·(q + leak)·H/η·Δt` ([`account_link`]), charged to the sending unit;
 //! - repeated use `Σ q·u` (`u` the 'already used' tracer), summed per receiving unit;
-//! - the flow sums `Σ q·u`, `Σ leak`, `Σ q·c`, leaks by exit ([`FlowSums::link`]);
-//! - the ledger's `q·Δt` (× `c`) into the receiver and out of the sender, leaks removed
-//!   ([`book_link`]);
+//! - the flow sums `Σ q·u`, `Σ q·c` ([`FlowSums`]);
+//! - the ledger's `q·Δt` (× `c`) into the receiver and out of the sender ([`book_link_flow`]);
 //!
-//! then each port once (in port order: exits and spill in m³, g/h and g), then the units
-//! ([`account_units`], the ledger's unit terms and its judge, [`finish_step`]).
+//! then, only in a step where some link leaks (one branch-free scan decides), a second pass
+//! over the links books the leaks: `Σ leak`, a leak's `leak·c` as its sender's exit, and the
+//! ledger's `leak·Δt` (× `c`) removed from the sender ([`book_link_leak`]). Then the ports (in
+//! port order, [`port_pass`]: exits and spill in m³, g/h and g): all of them when a link leaks
+//! or a port spills, else only the exit ports, the only ones that book anything then. Then the
+//! units ([`account_units`]; the ledger's unit terms from the sources and mixed volumes listed
+//! once per topology, [`book_units_listed`]; the judge, [`judge_step`]).
+//!
+//! The link and port passes read the port concentrations with the port stride and the tracer's
+//! place as constants of the species-count instantiation when the park has the usual layout
+//! (one tracer after the declared species); the index lists (exit ports, sources, mixed
+//! volumes) live in an [`AccountCache`], rebuilt when the topology's sizes change.
 //!
 //! **Bit-identical to the separate passes.** Every accumulator receives the same operations
 //! on the same values in the same order as before: per-link and per-port sums see one term
 //! each; a unit's or the park's sums receive their link terms in ascending link order, then
 //! their port terms in ascending port order, then their unit terms, which is the order of the
 //! separate passes (each was link loop, port loop, unit loop, and no accumulator is shared
-//! between two of them). Repeated use was summed per unit over [`Topology::links_into`], which
-//! is in ascending link order (`network.rs` sorts it), so a per-unit sum in link order, starting
-//! from zero like the old one, adds the same terms in the same order; the ledger multiplies
-//! `q·Δt` then by `c`, the flow sums `q·c`, and both are kept. `tests/accounting.rs` replays a
-//! run through the separate passes and compares every total bit for bit.
+//! between two of them). The leak pass keeps this: the accumulators it adds to (`Σ leak`, the
+//! exits by leak, the ledger's removed terms) receive no flow term from the first link pass,
+//! and it runs before the port pass. Skipped work adds only zeros: in a step without leaks
+//! every leak is ±0, and without leaks or spills a port that is not an exit books `x + 0·Δt`
+//! or nothing; adding ±0 leaves a total unchanged unless the total is −0, and none of these
+//! totals can be −0 (each starts at +0, and a sum of finite terms is −0 only if all are −0).
+//! Repeated use was summed per unit over [`Topology::links_into`], which is in ascending link
+//! order (`network.rs` sorts it), so a per-unit sum in link order, starting from zero like the
+//! old one, adds the same terms in the same order; the ledger multiplies `q·Δt` then by `c`,
+//! the flow sums `q·c`, and both are kept. `tests/accounting.rs` replays a run through the
+//! separate passes and compares every total bit for bit.
 //!
 //! **Flow sums move from the Record phase to the Account phase.** The unit systems of the
 //! Account phase (which run before this pass) book energy, chemicals, money and products only;

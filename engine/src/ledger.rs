@@ -17,7 +17,9 @@
 //! How a step is booked: the step's terms are struct-of-arrays (entry `u·m + k`, `m` = 1 +
 //! declared species) filled by a pass over links ([`book_link`]), one over ports
 //! ([`book_port`]) and one over units; in a [`crate::sim::Simulation`] the link and port passes
-//! are shared with the rest of the accounting ([`crate::accounting`]). The judge is then a
+//! are shared with the rest of the accounting ([`crate::accounting`]), which also books the
+//! leaks in a link pass of their own only when a link leaks and takes the unit terms from
+//! lists of sources and mixed volumes ([`book_units_listed`]). The judge is then a
 //! branch-free pass over all balances (residual, scale, relative residual, any violation), a
 //! pass per balance kind over the units (park sums, the step's worst: the first in unit order
 //! among equal relative residuals, a NaN kept once seen), and one straight pass per term adding
