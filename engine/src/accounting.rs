@@ -245,7 +245,6 @@ fn fused<W: Width>(w: W, view: &StepView, books: &mut StepBooks) {
         park_electricity,
         summary,
     );
-    let mut t = t;
     let ledger = &mut *books.ledger;
     let (sources, mixed) = (&cache.sources[..], &cache.mixed[..]);
     let (inputs, storage) = (view.inputs, view.storage);
