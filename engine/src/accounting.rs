@@ -1,31 +1,46 @@
-//! The step's accounting in one pass over links and one over ports: the fused form of
-//! [`account_step`](crate::record::account_step), [`book_reuse`](crate::record::book_reuse),
+//! The step's accounting in a few straight passes over links, ports and units: the fused form
+//! of [`account_step`](crate::record::account_step), [`book_reuse`](crate::record::book_reuse),
 //! the ledger's [`book_step`](crate::ledger::book_step) and the flow sums of
 //! [`record_step`](crate::record::record_step).
 //!
 //! Those four read the same link flows `q`, leaks, sending and receiving units and port
 //! concentrations `c`; run apart they load them four times, in four loops. Here each link is
-//! visited once (in link order) and handed to each consumer's share:
+//! visited once (in link order, [`link_pass`]) and handed to each consumer's share:
 //!
 //! - pumping `e = ρ·g·(q + leak)·H/η·Δt` ([`account_link`]), charged to the sending unit;
 //! - repeated use `Σ q·u` (`u` the 'already used' tracer), summed per receiving unit;
-//! - the flow sums `Σ q·u`, `Σ leak`, `Σ q·c`, leaks by exit ([`FlowSums::link`]);
-//! - the ledger's `q·Δt` (× `c`) into the receiver and out of the sender, leaks removed
-//!   ([`book_link`]);
+//! - the flow sums `Σ q·u`, `Σ q·c` ([`FlowSums`]);
+//! - the ledger's `q·Δt` (× `c`) into the receiver and out of the sender ([`book_link_flow`]);
 //!
-//! then each port once (in port order: exits and spill in m³, g/h and g), then the units
-//! ([`account_units`], the ledger's unit terms and its judge, [`finish_step`]).
+//! then, only in a step where some link leaks (one branch-free scan decides), a second pass
+//! over the links books the leaks: `Σ leak`, a leak's `leak·c` as its sender's exit, and the
+//! ledger's `leak·Δt` (× `c`) removed from the sender ([`book_link_leak`]). Then the ports (in
+//! port order, [`port_pass`]: exits and spill in m³, g/h and g): all of them when a link leaks
+//! or a port spills, else only the exit ports, the only ones that book anything then. Then the
+//! units ([`account_units`]; the ledger's unit terms from the sources and mixed volumes listed
+//! once per topology, [`book_units_listed`]; the judge, [`judge_step`]).
+//!
+//! The link and port passes read the port concentrations with the port stride and the tracer's
+//! place as constants of the species-count instantiation when the park has the usual layout
+//! (one tracer after the declared species); the index lists (exit ports, sources, mixed
+//! volumes) live in an [`AccountCache`], rebuilt when the topology's sizes change.
 //!
 //! **Bit-identical to the separate passes.** Every accumulator receives the same operations
 //! on the same values in the same order as before: per-link and per-port sums see one term
 //! each; a unit's or the park's sums receive their link terms in ascending link order, then
 //! their port terms in ascending port order, then their unit terms, which is the order of the
 //! separate passes (each was link loop, port loop, unit loop, and no accumulator is shared
-//! between two of them). Repeated use was summed per unit over [`Topology::links_into`], which
-//! is in ascending link order (`network.rs` sorts it), so a per-unit sum in link order, starting
-//! from zero like the old one, adds the same terms in the same order; the ledger multiplies
-//! `q·Δt` then by `c`, the flow sums `q·c`, and both are kept. `tests/accounting.rs` replays a
-//! run through the separate passes and compares every total bit for bit.
+//! between two of them). The leak pass keeps this: the accumulators it adds to (`Σ leak`, the
+//! exits by leak, the ledger's removed terms) receive no flow term from the first link pass,
+//! and it runs before the port pass. Skipped work adds only zeros: in a step without leaks
+//! every leak is ±0, and without leaks or spills a port that is not an exit books `x + 0·Δt`
+//! or nothing; adding ±0 leaves a total unchanged unless the total is −0, and none of these
+//! totals can be −0 (each starts at +0, and a sum of finite terms is −0 only if all are −0).
+//! Repeated use was summed per unit over [`Topology::links_into`], which is in ascending link
+//! order (`network.rs` sorts it), so a per-unit sum in link order, starting from zero like the
+//! old one, adds the same terms in the same order; the ledger multiplies `q·Δt` then by `c`,
+//! the flow sums `q·c`, and both are kept. `tests/accounting.rs` replays a run through the
+//! separate passes and compares every total bit for bit.
 //!
 //! **Flow sums move from the Record phase to the Account phase.** The unit systems of the
 //! Account phase (which run before this pass) book energy, chemicals, money and products only;
@@ -34,10 +49,14 @@
 
 use crate::diagnostics::Diagnostics;
 use crate::events::ParkModifiers;
-use crate::ledger::{Ledger, book_link, book_port, finish_step};
+use crate::ledger::{
+    FlowTerms, Ledger, book_link_flow, book_link_leak, book_port, book_units_listed, judge_step,
+};
 use crate::network::Topology;
+use crate::network::{FlowKind, PortRole, QualityKind};
 use crate::record::{
-    FlowSums, StepPrices, Summary, UnitOutputs, account_link, account_port, account_units,
+    FlowSums, LinkTotals, StepPrices, Summary, SumsMut, UnitOutputs, UnitTotals, account_link,
+    account_port, account_units,
 };
 use crate::state::{Clock, Energy, Factors, Flows, Quality, Species, Storage, UnitInputs};
 use crate::width::Width;
@@ -81,6 +100,8 @@ pub struct StepBooks<'a> {
     pub reuse: &'a mut Vec<f64>,
     /// Closure violations go here.
     pub diag: &'a mut Diagnostics,
+    /// The pass's index lists (built on first use, kept between steps).
+    pub cache: &'a mut AccountCache,
 }
 
 /// Books one step: the same results as [`crate::record::account_step`], then
@@ -121,52 +142,85 @@ fn fused<W: Width>(w: W, view: &StepView, books: &mut StepBooks) {
     let qport = &quality.port[..];
 
     let (link_q, link_leak) = (&flows.link[..nl], &flows.leak[..nl]);
-    let (link_from, link_to) = (&topo.link_from[..nl], &topo.link_to[..nl]);
-    let link_port = &topo.link_from_port[..nl];
-    let (head, eta) = (&topo.link_head_m[..nl], &topo.link_eta[..nl]);
-    let pumping = &mut books.energy.pumping_kwh[..nl];
-    let mut park_electricity = 0.0;
-    let mut any_leak = false;
+    let links = LinkArrays {
+        q: link_q,
+        from: &topo.link_from[..nl],
+        to: &topo.link_to[..nl],
+        port: &topo.link_from_port[..nl],
+        head: &topo.link_head_m[..nl],
+        eta: &topo.link_eta[..nl],
+        leak: link_leak,
+    };
     let units = &mut summary.units[..nu];
-    {
-        let links = &mut summary.links[..nl];
-        for l in 0..nl {
-            let (q, leak) = (link_q[l], link_leak[l]);
-            let (v, u) = (link_from[l] as usize, link_to[l] as usize);
-            let p = link_port[l] as usize;
-            let c = &qport[p * ns..p * ns + ns];
-            any_leak |= leak != 0.0;
-            park_electricity += account_link(
-                q,
-                leak,
-                head[l],
-                eta[l],
+    // A step without leaks (most steps) books no leak terms at all: one branch-free scan
+    // decides, and the leak shares run as a second pass over the links only when one leaks.
+    let any_leak = any_nonzero(link_leak);
+    let park_electricity = {
+        let totals = &mut summary.links[..nl];
+        let pumping = &mut books.energy.pumping_kwh[..nl];
+        // With one tracer after the declared species (every park built by `parks`), the
+        // port stride and the tracer's place are constants of the instantiation.
+        if ns == nc + 1 && used == Some(nc) {
+            link_pass(
+                w,
+                nc + 1,
+                Some(nc),
                 dt,
                 &prices,
-                &mut pumping[l],
-                &mut links[l],
-                &mut units[v],
-            );
-            let qu = used.map(|k| q * c[k]);
-            if let Some(qu) = qu {
-                reuse[u] += qu;
-            }
-            sums.link(w, l, q, leak, v, qu, c);
-            book_link(w, &mut terms, by_exit, q, leak, dt, v, u, c);
+                &links,
+                qport,
+                pumping,
+                totals,
+                units,
+                reuse,
+                &mut sums,
+                &mut terms,
+            )
+        } else {
+            link_pass(
+                w, ns, used, dt, &prices, &links, qport, pumping, totals, units, reuse, &mut sums,
+                &mut terms,
+            )
+        }
+    };
+    if any_leak {
+        for l in 0..nl {
+            let leak = link_leak[l];
+            sums.link_leak[l] += leak;
+            let p = links.port[l] as usize;
+            let c = &qport[p * ns..p * ns + ns];
+            let v = links.from[l] as usize;
+            sums.link_leak_exit(w, v, leak, c);
+            book_link_leak(w, &mut terms, by_exit, leak, dt, v, c);
         }
     }
     summary.pumping_kwh += park_electricity;
 
     let (port_flow, port_spill) = (&flows.port[..np], &flows.spill[..np]);
     let (port_role, port_unit) = (&topo.port_role[..np], &topo.port_unit[..np]);
-    for p in 0..np {
-        let u = port_unit[p] as usize;
-        let c = &qport[p * ns..p * ns + nc];
-        let (role, q, spill) = (port_role[p], port_flow[p], port_spill[p]);
-        let exits = &mut units[u].exits_m3;
-        account_port(topo, flows, p, role, q, spill, any_leak, dt, exits);
-        sums.port(w, u, role, q, spill, c);
-        book_port(w, &mut terms, by_exit, role, q, spill, dt, u, c);
+    let cache = &mut *books.cache;
+    cache.compile(topo);
+    let ports = PortArrays {
+        flow: port_flow,
+        spill: port_spill,
+        role: port_role,
+        unit: port_unit,
+    };
+    // Only exit ports, spills and leaks book anything per port. In a step without spill or
+    // leak (most steps) every other port adds only zeros (`x + 0·Δt`, the same value: no
+    // total here is ever −0), so the pass visits the exit ports alone, in port order.
+    if any_leak || any_nonzero(port_spill) {
+        let all = 0..np;
+        port_pass(
+            w, all, ns, dt, any_leak, topo, flows, &ports, qport, units, &mut sums, &mut terms,
+            by_exit,
+        );
+    } else {
+        let exits = cache.exit_ports.iter().map(|&p| p as usize);
+        port_pass(
+            w, exits, ns, dt, any_leak, topo, flows, &ports, qport, units, &mut sums, &mut terms,
+            by_exit,
+        );
     }
     books.sums.steps += 1;
 
@@ -191,17 +245,201 @@ fn fused<W: Width>(w: W, view: &StepView, books: &mut StepBooks) {
         park_electricity,
         summary,
     );
-    finish_step(
-        w,
-        books.ledger,
-        t,
-        topo,
-        species,
-        view.inputs,
-        flows,
-        quality,
-        view.storage,
-        clock,
-        books.diag,
-    );
+    let ledger = &mut *books.ledger;
+    let (sources, mixed) = (&cache.sources[..], &cache.mixed[..]);
+    let (inputs, storage) = (view.inputs, view.storage);
+    if ns == nc + 1 {
+        book_units_listed(
+            w,
+            nc + 1,
+            ledger,
+            &mut t,
+            topo,
+            inputs,
+            flows,
+            quality,
+            storage,
+            dt,
+            sources,
+            mixed,
+        );
+    } else {
+        book_units_listed(
+            w, ns, ledger, &mut t, topo, inputs, flows, quality, storage, dt, sources, mixed,
+        );
+    }
+    judge_step(w, ledger, t, topo, species, clock, books.diag);
+}
+
+/// Index lists compiled once per topology for the pass: rebuilt by [`AccountCache::compile`]
+/// when the topology's unit, port or link count differs from what they were built for.
+#[derive(Clone, Debug, Default)]
+pub struct AccountCache {
+    /// The `(units, ports, links)` counts the lists were built for.
+    built_for: Option<(usize, usize, usize)>,
+    /// Ports whose role is an exit, ascending.
+    exit_ports: Vec<u32>,
+    /// Source units, ascending.
+    sources: Vec<u32>,
+    /// Units with a completely mixed volume, ascending.
+    mixed: Vec<u32>,
+}
+
+impl AccountCache {
+    /// Builds the lists for `topo` unless they are built for its sizes already.
+    fn compile(&mut self, topo: &Topology) {
+        let sizes = (topo.n_units(), topo.n_ports(), topo.n_links());
+        if self.built_for == Some(sizes) {
+            return;
+        }
+        let units = |keep: &dyn Fn(usize) -> bool| {
+            (0..topo.n_units())
+                .filter(|&u| keep(u))
+                .map(|u| u as u32)
+                .collect()
+        };
+        self.sources = units(&|u| topo.unit_flow[u] == FlowKind::Source);
+        self.mixed = units(&|u| topo.unit_quality[u] == QualityKind::Mixed);
+        self.exit_ports = (0..topo.n_ports())
+            .filter(|&p| matches!(topo.port_role[p], PortRole::Exit(_)))
+            .map(|p| p as u32)
+            .collect();
+        self.built_for = Some(sizes);
+    }
+}
+
+/// The per-link arrays a link pass reads, each sliced to the link count.
+struct LinkArrays<'a> {
+    q: &'a [f64],
+    leak: &'a [f64],
+    from: &'a [u32],
+    to: &'a [u32],
+    port: &'a [u32],
+    head: &'a [f64],
+    eta: &'a [f64],
+}
+
+/// `true` when some value is not zero (a NaN is not zero), scanned without early exit so the
+/// compiler can vectorise it.
+fn any_nonzero(v: &[f64]) -> bool {
+    let mut hit = [false; 4];
+    let chunks = v.chunks_exact(4);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for k in 0..4 {
+            hit[k] |= c[k] != 0.0;
+        }
+    }
+    rest.iter().any(|&x| x != 0.0) || hit.iter().any(|&h| h)
+}
+
+/// Every link's shares except its leak's, in link order: pumping `e` ([`account_link`], on
+/// the link, its sending unit and the park's sum, which is returned), repeated use
+/// `q·u` (`u` the 'already used' tracer at `c[t]`, `t = used`) per receiving unit and per link,
+/// the flow sums `Σ q·c`, and the ledger's `q·Δt` (× `c`) into the receiver and out of the
+/// sender ([`book_link_flow`]). `ns` is the port stride of `qport` (all species); called with
+/// constants for the usual layout so that slicing a port's concentrations needs no run-time
+/// length.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "each array is an argument so the compiler knows they do not overlap"
+)]
+#[inline(always)]
+fn link_pass<W: Width>(
+    w: W,
+    ns: usize,
+    used: Option<usize>,
+    dt: f64,
+    prices: &StepPrices,
+    links: &LinkArrays,
+    qport: &[f64],
+    pumping: &mut [f64],
+    totals: &mut [LinkTotals],
+    units: &mut [UnitTotals],
+    reuse: &mut [f64],
+    sums: &mut SumsMut,
+    terms: &mut FlowTerms,
+) -> f64 {
+    let nl = links.q.len();
+    let nc = w.n();
+    let (link_q, link_leak) = (&links.q[..nl], &links.leak[..nl]);
+    let (from, to, port) = (&links.from[..nl], &links.to[..nl], &links.port[..nl]);
+    let (head, eta) = (&links.head[..nl], &links.eta[..nl]);
+    let (pumping, totals) = (&mut pumping[..nl], &mut totals[..nl]);
+    let link_used = &mut sums.link_used[..nl];
+    let link_species = &mut sums.link_species[..nl * nc];
+    let mut park_electricity = 0.0;
+    for l in 0..nl {
+        let (q, leak) = (link_q[l], link_leak[l]);
+        let (v, u) = (from[l] as usize, to[l] as usize);
+        let p = port[l] as usize;
+        let c = &qport[p * ns..p * ns + ns];
+        park_electricity += account_link(
+            q,
+            leak,
+            head[l],
+            eta[l],
+            dt,
+            prices,
+            &mut pumping[l],
+            &mut totals[l],
+            &mut units[v],
+        );
+        if let Some(t) = used {
+            let qu = q * c[t];
+            reuse[u] += qu;
+            link_used[l] += qu;
+        }
+        // The flow sums' `Σ q·c` (as `SumsMut::link_flow`).
+        let ls = &mut link_species[l * nc..(l + 1) * nc];
+        let cc = &c[..nc];
+        for s in 0..nc {
+            ls[s] += q * cc[s];
+        }
+        book_link_flow(w, terms, q, leak, dt, v, u, c);
+    }
+    park_electricity
+}
+
+/// The per-port arrays a port pass reads, each sliced to the port count.
+struct PortArrays<'a> {
+    flow: &'a [f64],
+    spill: &'a [f64],
+    role: &'a [PortRole],
+    unit: &'a [u32],
+}
+
+/// Each listed port's shares, in the order given (ascending): the unit's exits and spill in
+/// m³ ([`account_port`]), the flow sums' exits and spill in g/h ([`SumsMut::port`]) and the
+/// ledger's removed terms and the park's exits by kind in g ([`book_port`]).
+#[expect(
+    clippy::too_many_arguments,
+    reason = "each array is an argument so the compiler knows they do not overlap"
+)]
+#[inline(always)]
+fn port_pass<W: Width>(
+    w: W,
+    list: impl Iterator<Item = usize>,
+    ns: usize,
+    dt: f64,
+    any_leak: bool,
+    topo: &Topology,
+    flows: &Flows,
+    ports: &PortArrays,
+    qport: &[f64],
+    units: &mut [UnitTotals],
+    sums: &mut SumsMut,
+    terms: &mut FlowTerms,
+    by_exit: &mut [[f64; 7]],
+) {
+    let nc = w.n();
+    for p in list {
+        let u = ports.unit[p] as usize;
+        let c = &qport[p * ns..p * ns + nc];
+        let (role, q, spill) = (ports.role[p], ports.flow[p], ports.spill[p]);
+        let exits = &mut units[u].exits_m3;
+        account_port(topo, flows, p, role, q, spill, any_leak, dt, exits);
+        sums.port(w, u, role, q, spill, c);
+        book_port(w, terms, by_exit, role, q, spill, dt, u, c);
+    }
 }

@@ -17,7 +17,9 @@
 //! How a step is booked: the step's terms are struct-of-arrays (entry `u·m + k`, `m` = 1 +
 //! declared species) filled by a pass over links ([`book_link`]), one over ports
 //! ([`book_port`]) and one over units; in a [`crate::sim::Simulation`] the link and port passes
-//! are shared with the rest of the accounting ([`crate::accounting`]). The judge is then a
+//! are shared with the rest of the accounting ([`crate::accounting`]), which also books the
+//! leaks in a link pass of their own only when a link leaks and takes the unit terms from
+//! lists of sources and mixed volumes ([`book_units_listed`]). The judge is then a
 //! branch-free pass over all balances (residual, scale, relative residual, any violation), a
 //! pass per balance kind over the units (park sums, the step's worst: the first in unit order
 //! among equal relative residuals, a NaN kept once seen), and one straight pass per term adding
@@ -455,17 +457,60 @@ pub(crate) fn book_link<W: Width>(
     u: usize,
     c: &[f64],
 ) {
+    if book_link_flow(w, t, q, leak, dt, v, u, c) {
+        book_link_leak(w, t, by_exit, leak, dt, v, c);
+    }
+}
+
+/// The flow part of [`book_link`]: `q·dt` (× `c`) into `u` and out of `v`, unless the link
+/// moves nothing (`q·dt = 0` and `leak·dt = 0`). Returns whether it booked.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one link's data, taken apart so a fused pass can share its loads"
+)]
+#[inline(always)]
+pub(crate) fn book_link_flow<W: Width>(
+    w: W,
+    t: &mut FlowTerms,
+    q: f64,
+    leak: f64,
+    dt: f64,
+    v: usize,
+    u: usize,
+    c: &[f64],
+) -> bool {
     let nc = w.n();
     let m = nc + 1;
     let q = q * dt;
     let leak = leak * dt;
     if q == 0.0 && leak == 0.0 {
-        return;
+        return false;
     }
     let c = &c[..nc];
     add_amount(&mut t.inflow[u * m..u * m + m], q, c);
     add_amount(&mut t.outflow[v * m..v * m + m], q, c);
+    true
+}
+
+/// The leak part of [`book_link`]: `leak·dt` (× `c`) removed from `v` and booked as an exit by
+/// leak, when it is not zero. The removed terms and the exits by leak receive nothing from the
+/// flow part, so a pass may run this after all links' flow parts (still in link order) and
+/// give the same sums; a step without leaks skips it.
+#[inline(always)]
+pub(crate) fn book_link_leak<W: Width>(
+    w: W,
+    t: &mut FlowTerms,
+    by_exit: &mut [[f64; 7]],
+    leak: f64,
+    dt: f64,
+    v: usize,
+    c: &[f64],
+) {
+    let nc = w.n();
+    let m = nc + 1;
+    let leak = leak * dt;
     if leak != 0.0 {
+        let c = &c[..nc];
         add_amount(&mut t.removed[v * m..v * m + m], leak, c);
         add_by_exit(&mut by_exit[..nc], ExitKind::Leak, leak, c);
     }
@@ -531,6 +576,112 @@ pub(crate) fn book_port<W: Width>(
     }
 }
 
+/// The per-unit terms of [`finish_step`] (withdrawals, loads, reaction, solids, storage) for a
+/// pass that has the topology's `sources` and `mixed` volumes listed (ascending): a source's
+/// withdrawal `x = throughput·Δt` into its water term; per unit with throughput, per species,
+/// the load `g·x` (into generated, and the park's from-sources or loads), reaction
+/// `f_r·x·c_in` and solids `f_s·x·c_in` (into removed, the park's reacted and exits by
+/// solids); per mixed volume its storage change `V1 − V0`, `V1·C1 − V0·C0` and stored amount.
+/// The same operations as [`finish_step`]'s unit loop: every accumulator that more than one
+/// unit adds to (the park's) still receives its terms in unit order, and the water terms of
+/// sources and the storage terms receive one term each. `ns` is the species stride (all
+/// species, tracers included); called with a constant for the usual one-tracer layout.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the ledger reads every part of the step state"
+)]
+#[inline(always)]
+pub(crate) fn book_units_listed<W: Width>(
+    w: W,
+    ns: usize,
+    ledger: &mut Ledger,
+    t: &mut StepTerms,
+    topo: &Topology,
+    inputs: &UnitInputs,
+    flows: &Flows,
+    quality: &Quality,
+    storage: &Storage,
+    dt: f64,
+    sources: &[u32],
+    mixed: &[u32],
+) {
+    let nc = w.n();
+    let m = nc + 1;
+    let nu = topo.n_units();
+    let solids_exit = ExitKind::Solids.index();
+    let StepTerms {
+        generated,
+        removed,
+        storage_change,
+        stored,
+        ..
+    } = t;
+    let (generated, removed) = (&mut generated[..nu * m], &mut removed[..nu * m]);
+    let throughput = &flows.throughput[..nu];
+    let unit_flow = &topo.unit_flow[..nu];
+    let gen_all = &inputs.generated_g_per_m3[..nu * ns];
+    let rem_all = &inputs.removed_fraction[..nu * ns];
+    let sol_all = &inputs.solids_fraction[..nu * ns];
+    let inlet_all = &quality.inlet[..nu * ns];
+    let reacted = &mut ledger.species_reacted[..nc];
+    let by_exit = &mut ledger.species_by_exit[..nc];
+    let from_sources = &mut ledger.species_from_sources[..nc];
+    let loads = &mut ledger.species_loads[..nc];
+    for &u in sources {
+        let u = u as usize;
+        generated[u * m] += throughput[u] * dt;
+    }
+    for u in 0..nu {
+        let x = throughput[u] * dt;
+        if x == 0.0 {
+            continue;
+        }
+        let park = if unit_flow[u] == FlowKind::Source {
+            &mut *from_sources
+        } else {
+            &mut *loads
+        };
+        let gen_in = &gen_all[u * ns..u * ns + nc];
+        let rem_in = &rem_all[u * ns..u * ns + nc];
+        let sol_in = &sol_all[u * ns..u * ns + nc];
+        let inlet = &inlet_all[u * ns..u * ns + nc];
+        let i = u * m;
+        let gen_u = &mut generated[i + 1..i + 1 + nc];
+        let rem_u = &mut removed[i + 1..i + 1 + nc];
+        for s in 0..nc {
+            let g = gen_in[s] * x;
+            let inlet_mass = x * inlet[s];
+            let r = rem_in[s] * inlet_mass;
+            let solids = sol_in[s] * inlet_mass;
+            gen_u[s] += g;
+            rem_u[s] += r + solids;
+            reacted[s] += r;
+            by_exit[s][solids_exit] += solids;
+            park[s] += g;
+        }
+    }
+    let (storage_change, stored) = (&mut storage_change[..nu * m], &mut stored[..nu * m]);
+    let (volume, volume_end) = (&storage.volume[..nu], &storage.volume_end[..nu]);
+    let (conc, conc_end) = (&storage.conc[..nu * ns], &storage.conc_end[..nu * ns]);
+    for &u in mixed {
+        let u = u as usize;
+        let i = u * m;
+        let (v0, v1) = (volume[u], volume_end[u]);
+        storage_change[i] = v1 - v0;
+        stored[i] = v0.max(v1);
+        let c0 = &conc[u * ns..u * ns + nc];
+        let c1 = &conc_end[u * ns..u * ns + nc];
+        let ds = &mut storage_change[i + 1..i + 1 + nc];
+        let st = &mut stored[i + 1..i + 1 + nc];
+        for s in 0..nc {
+            let m0 = v0 * c0[s];
+            let m1 = v1 * c1[s];
+            ds[s] = m1 - m0;
+            st[s] = m0.abs().max(m1.abs());
+        }
+    }
+}
+
 /// Completes the step begun by [`Ledger::begin_step`] once every link and port is booked:
 /// the per-unit terms (withdrawals, loads, reaction, solids, storage), then the judge of
 /// every balance and of the park's.
@@ -557,7 +708,6 @@ pub(crate) fn finish_step<W: Width>(
     let m = nc + 1;
     let nu = topo.n_units();
     let dt = clock.dt_h;
-    let step = clock.step;
     let solids_exit = ExitKind::Solids.index();
     let StepTerms {
         generated,
@@ -613,6 +763,26 @@ pub(crate) fn finish_step<W: Width>(
             }
         }
     }
+    judge_step(w, ledger, t, topo, species, clock, diag);
+}
+
+/// The judge of a step whose every term is booked: each balance's residual, relative residual
+/// and verdict, the park's terms and the step's worst per kind, the run totals, and the
+/// closure diagnostics (see the module docs).
+#[inline(always)]
+pub(crate) fn judge_step<W: Width>(
+    w: W,
+    ledger: &mut Ledger,
+    mut t: StepTerms,
+    topo: &Topology,
+    species: &Species,
+    clock: &Clock,
+    diag: &mut Diagnostics,
+) {
+    let nc = w.n();
+    let m = nc + 1;
+    let nu = topo.n_units();
+    let step = clock.step;
     // Judge every balance. The first pass is straight arithmetic over all `n` balances (no
     // branch, so it vectorises): residual `r`, scale, relative residual
     // `|r| / max(scale, floor/1e-9)`, and whether any balance is a violation. Violations

@@ -570,10 +570,10 @@ impl FlowSums {
 
 /// The per-link and per-unit arrays of [`FlowSums`], as slices for a pass.
 pub(crate) struct SumsMut<'a> {
-    link_used: &'a mut [f64],
-    link_leak: &'a mut [f64],
-    link_species: &'a mut [f64],
-    exit_species: &'a mut [f64],
+    pub(crate) link_used: &'a mut [f64],
+    pub(crate) link_leak: &'a mut [f64],
+    pub(crate) link_species: &'a mut [f64],
+    pub(crate) exit_species: &'a mut [f64],
 }
 
 impl SumsMut<'_> {
@@ -595,18 +595,40 @@ impl SumsMut<'_> {
         qu: Option<f64>,
         c: &[f64],
     ) {
-        let nc = w.n();
-        let nk = ExitKind::ALL.len();
         if let Some(qu) = qu {
             self.link_used[l] += qu;
         }
-        let c = &c[..nc];
         self.link_leak[l] += leak;
+        self.link_flow(w, l, q, c);
+        self.link_leak_exit(w, v, leak, c);
+    }
+
+    /// The flow part of [`SumsMut::link`]: `Σ q·c` per species of link `l`.
+    #[inline(always)]
+    pub(crate) fn link_flow<W: crate::width::Width>(&mut self, w: W, l: usize, q: f64, c: &[f64]) {
+        let nc = w.n();
+        let c = &c[..nc];
         let ls = &mut self.link_species[l * nc..(l + 1) * nc];
         for s in 0..nc {
             ls[s] += q * c[s];
         }
+    }
+
+    /// A leak's `leak·c` as an exit by leak of unit `v` (the leak part of [`SumsMut::link`],
+    /// with `Σ leak` apart), when the leak is not zero. Only links add to the exits by leak,
+    /// so a pass may run this after all links' flow parts (in link order) with the same sums.
+    #[inline(always)]
+    pub(crate) fn link_leak_exit<W: crate::width::Width>(
+        &mut self,
+        w: W,
+        v: usize,
+        leak: f64,
+        c: &[f64],
+    ) {
+        let nc = w.n();
+        let nk = ExitKind::ALL.len();
         if leak != 0.0 {
+            let c = &c[..nc];
             let base = (v * nk + ExitKind::Leak.index()) * nc;
             let ex = &mut self.exit_species[base..base + nc];
             for s in 0..nc {

@@ -8,7 +8,7 @@
 //! parallel, one World each) and built with ambiguity detection as an error, so that two systems
 //! touching the same data always run in a declared order.
 
-use crate::accounting::{StepBooks, StepView, account_and_book};
+use crate::accounting::{AccountCache, StepBooks, StepView, account_and_book};
 use crate::diagnostics::{DiagnosticKind, Diagnostics};
 use crate::events::{Events, ParkModifiers, apply_events};
 use crate::flow::{AllocationContext, Strategy};
@@ -317,8 +317,9 @@ fn account(
     storage: Res<Storage>,
     mut diag: ResMut<Diagnostics>,
     mut recorder: ResMut<Recorder>,
-    mut reuse: Local<Vec<f64>>,
+    mut locals: Local<(Vec<f64>, AccountCache)>,
 ) {
+    let (reuse, cache) = &mut *locals;
     let view = StepView {
         topo: &topo,
         species: &species,
@@ -336,8 +337,9 @@ fn account(
         summary: &mut summary,
         ledger: &mut ledger,
         sums: &mut recorder.sums,
-        reuse: &mut reuse,
+        reuse,
         diag: &mut diag,
+        cache,
     };
     account_and_book(&view, &mut books);
 }
