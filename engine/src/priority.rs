@@ -101,6 +101,9 @@ struct UnitPlan {
 enum Out {
     /// A driven port that cascades over its links.
     Cascade,
+    /// A driven port that cascades over a single link into a unit that is not a Demand unit
+    /// (routed by [`Priority::route_single`]).
+    Single,
     /// A driven port with fixed split fractions.
     Split,
     /// An exit port (its share of the throughput leaves the park).
@@ -222,7 +225,15 @@ impl Tables {
                     }
                     (FlowKind::Tank, _) => continue,
                     (_, PortRole::Driven) if topo.port_split[p] => Out::Split,
-                    (_, PortRole::Driven) => Out::Cascade,
+                    (_, PortRole::Driven) => {
+                        let links =
+                            &t.route[t.route_start[p] as usize..t.route_start[p + 1] as usize];
+                        if links.len() == 1 && !links[0].demand {
+                            Out::Single
+                        } else {
+                            Out::Cascade
+                        }
+                    }
                     (_, PortRole::Exit(_)) => Out::Exit,
                     _ => continue,
                 };
@@ -296,7 +307,7 @@ impl Tables {
                                 read(rl.link, &written, &mut clear);
                             }
                         }
-                        Out::Cascade | Out::Split | Out::Overflow => {
+                        Out::Cascade | Out::Single | Out::Split | Out::Overflow => {
                             port_written[p] = true;
                             spill_written[p] = true;
                             for rl in &self.route[links] {
@@ -707,9 +718,34 @@ impl Priority {
             let y = ctx.inputs.port_share[p] * x;
             match op.role {
                 Out::Exit => flows.port[p] = y,
+                Out::Single => self.route_single(p, y, ctx, flows),
                 _ => self.route(p, y, ctx, flows),
             }
         }
+    }
+
+    /// [`Priority::route`] for a cascading port with one link into a unit that is not a Demand
+    /// unit (most driven ports), without its call and setup: the link takes
+    /// `q = max(min(y − leak, cap), 0)` (no capacity when the receiver is offline), the port
+    /// spills `max(y − q − leak, 0)`, with the same operations in the same order as `route`.
+    #[inline]
+    fn route_single(&self, p: usize, y: f64, ctx: &AllocationContext<'_>, flows: &mut Flows) {
+        flows.port[p] = y;
+        let rl = self.tables.route[self.tables.route_start[p] as usize];
+        let li = rl.link as usize;
+        let lim = if ctx.inputs.online[rl.to as usize] {
+            rl.cap
+        } else {
+            0.0
+        };
+        let mut rem = y;
+        let leak = ctx.inputs.link_leak[li];
+        let q = (rem - leak).min(lim).max(0.0);
+        let leak = if q > 0.0 { leak } else { 0.0 };
+        flows.link[li] = q;
+        flows.leak[li] = leak;
+        rem -= q + leak;
+        flows.spill[p] = rem.max(0.0);
     }
 
     /// [`crate::flow::tank_exits`] over the tank's compiled ports (same operations in the same
