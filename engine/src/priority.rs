@@ -36,7 +36,7 @@
 
 use crate::diagnostics::{DiagnosticKind, Diagnostics};
 use crate::flow::{AllocationContext, CouplingStrategy};
-use crate::network::{FlowKind, PortRole, Topology};
+use crate::network::{Component, FlowKind, PortRole, Topology};
 use crate::state::Flows;
 
 /// Passes over a recycle loop before giving up.
@@ -83,12 +83,21 @@ struct Tables {
     /// The ports a visit writes, in port order: a tank's supply, exit and (first) overflow
     /// ports, any other unit's driven and exit ports.
     outs: Vec<OutPort>,
+    /// The walk in flow order: a unit index for each acyclic component, `LOOP | c` for the
+    /// cyclic component `c` (visited by [`Priority::iterate`]).
+    walk: Vec<u32>,
+    /// Per port: routed by [`Priority::route_single`] (a cascade, not split, over one link into
+    /// a unit that is not a Demand unit).
+    single: Vec<bool>,
     /// Supply ports, in port order, with their unit when it is a source (else `u32::MAX`).
     supply_ports: Vec<(u32, u32)>,
     /// The entries of `Flows` the walk may read before it writes them in a step, or never
     /// writes (see [`Tables::plan_clearing`]): the only ones `allocate` zeroes.
     clear: Clearing,
 }
+
+/// Marks a cyclic component in [`Tables::walk`].
+const LOOP: u32 = 1 << 31;
 
 /// A unit as the walk visits it.
 #[derive(Clone, Copy, Debug)]
@@ -210,6 +219,24 @@ impl Tables {
                 }));
             t.route_start.push(t.route.len() as u32);
         }
+        t.single = (0..topo.n_ports())
+            .map(|p| {
+                let links = &t.route[t.route_start[p] as usize..t.route_start[p + 1] as usize];
+                !topo.port_split[p] && links.len() == 1 && !links[0].demand
+            })
+            .collect();
+        t.walk = topo
+            .flow_components
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                if c.cyclic {
+                    LOOP | i as u32
+                } else {
+                    topo.flow_order[c.start as usize]
+                }
+            })
+            .collect();
         t.outs_start.push(0);
         for u in 0..topo.n_units() {
             let kind = topo.unit_flow[u];
@@ -225,15 +252,8 @@ impl Tables {
                     }
                     (FlowKind::Tank, _) => continue,
                     (_, PortRole::Driven) if topo.port_split[p] => Out::Split,
-                    (_, PortRole::Driven) => {
-                        let links =
-                            &t.route[t.route_start[p] as usize..t.route_start[p + 1] as usize];
-                        if links.len() == 1 && !links[0].demand {
-                            Out::Single
-                        } else {
-                            Out::Cascade
-                        }
-                    }
+                    (_, PortRole::Driven) if t.single[p] => Out::Single,
+                    (_, PortRole::Driven) => Out::Cascade,
                     (_, PortRole::Exit(_)) => Out::Exit,
                     _ => continue,
                 };
@@ -708,7 +728,11 @@ impl Priority {
         let outs = self.tables.outs_start[u] as usize..self.tables.outs_start[u + 1] as usize;
         if kind == FlowKind::Tank {
             if let Some((p, over)) = self.tank_overflow(u, x, outs, ctx, flows) {
-                self.route(p, over, ctx, flows);
+                if self.tables.single[p] {
+                    self.route_single(p, over, ctx, flows);
+                } else {
+                    self.route(p, over, ctx, flows);
+                }
             }
             return;
         }
@@ -831,6 +855,64 @@ impl Priority {
     }
 }
 
+impl Priority {
+    /// Visits a recycle loop's units repeatedly (Gauss–Seidel), its suppliers' availability
+    /// restored before each pass, until no throughput changes by more than [`LOOP_TOLERANCE`]
+    /// relative (see the module docs); raises `non_convergence` after [`MAX_PASSES`].
+    fn iterate(
+        &mut self,
+        c: &Component,
+        ctx: &AllocationContext<'_>,
+        flows: &mut Flows,
+        diag: &mut Diagnostics,
+    ) {
+        let topo = ctx.topo;
+        let units = &topo.flow_order[c.start as usize..c.end as usize];
+        for &s in &c.supplies {
+            self.snapshot[s as usize] = self.supply_used[s as usize];
+        }
+        let mut converged = false;
+        for pass in 0..MAX_PASSES {
+            for &s in &c.supplies {
+                self.supply_used[s as usize] = self.snapshot[s as usize];
+            }
+            for &u in units {
+                self.previous[u as usize] = flows.throughput[u as usize];
+            }
+            for &u in units {
+                self.update(u as usize, ctx, flows);
+            }
+            if pass > 0 {
+                let mut diff: f64 = 0.0;
+                let mut scale: f64 = 0.0;
+                for &u in units {
+                    let x = flows.throughput[u as usize];
+                    diff = diff.max((x - self.previous[u as usize]).abs());
+                    scale = scale.max(x.abs());
+                }
+                if diff <= LOOP_TOLERANCE * scale {
+                    converged = true;
+                    break;
+                }
+            }
+        }
+        if !converged {
+            let first = units[0] as usize;
+            diag.push(
+                DiagnosticKind::NonConvergence,
+                ctx.clock.step,
+                Some(&topo.unit_id[first]),
+                || {
+                    format!(
+                        "flow loop through {} did not converge in {MAX_PASSES} passes",
+                        topo.unit_id[first]
+                    )
+                },
+            );
+        }
+    }
+}
+
 impl CouplingStrategy for Priority {
     fn name(&self) -> &str {
         "priority"
@@ -840,53 +922,13 @@ impl CouplingStrategy for Priority {
         let topo = ctx.topo;
         self.prepare(ctx);
         self.clear(flows);
-        for c in &topo.flow_components {
-            let units = &topo.flow_order[c.start as usize..c.end as usize];
-            if !c.cyclic {
-                self.update(units[0] as usize, ctx, flows);
-                continue;
-            }
-            for &s in &c.supplies {
-                self.snapshot[s as usize] = self.supply_used[s as usize];
-            }
-            let mut converged = false;
-            for pass in 0..MAX_PASSES {
-                for &s in &c.supplies {
-                    self.supply_used[s as usize] = self.snapshot[s as usize];
-                }
-                for &u in units {
-                    self.previous[u as usize] = flows.throughput[u as usize];
-                }
-                for &u in units {
-                    self.update(u as usize, ctx, flows);
-                }
-                if pass > 0 {
-                    let mut diff: f64 = 0.0;
-                    let mut scale: f64 = 0.0;
-                    for &u in units {
-                        let x = flows.throughput[u as usize];
-                        diff = diff.max((x - self.previous[u as usize]).abs());
-                        scale = scale.max(x.abs());
-                    }
-                    if diff <= LOOP_TOLERANCE * scale {
-                        converged = true;
-                        break;
-                    }
-                }
-            }
-            if !converged {
-                let first = units[0] as usize;
-                diag.push(
-                    DiagnosticKind::NonConvergence,
-                    ctx.clock.step,
-                    Some(&topo.unit_id[first]),
-                    || {
-                        format!(
-                            "flow loop through {} did not converge in {MAX_PASSES} passes",
-                            topo.unit_id[first]
-                        )
-                    },
-                );
+        for i in 0..self.tables.walk.len() {
+            let v = self.tables.walk[i];
+            if v & LOOP == 0 {
+                self.update(v as usize, ctx, flows);
+            } else {
+                let c = &topo.flow_components[(v & !LOOP) as usize];
+                self.iterate(c, ctx, flows, diag);
             }
         }
         self.book_supply_ports(flows);
