@@ -3,6 +3,7 @@
 mod accounting;
 mod analytic;
 mod bad_input;
+mod cascade_clearing;
 mod common;
 mod compiled_caches;
 mod crash;

@@ -36,7 +36,7 @@
 
 use crate::diagnostics::{DiagnosticKind, Diagnostics};
 use crate::flow::{AllocationContext, CouplingStrategy};
-use crate::network::{FlowKind, PortRole, Topology};
+use crate::network::{Component, FlowKind, PortRole, Topology};
 use crate::state::Flows;
 
 /// Passes over a recycle loop before giving up.
@@ -76,6 +76,74 @@ struct Tables {
     route_start: Vec<u32>,
     /// Links leaving each port, in routing order (`Topology::links_of_port`).
     route: Vec<RouteLink>,
+    /// Per unit: its flow kind and where its records start in `push`, `pull` and `outs`.
+    unit: Vec<UnitPlan>,
+    /// CSR start of each unit's ports in `outs` (length `n_units + 1`).
+    outs_start: Vec<u32>,
+    /// The ports a visit writes, in port order: a tank's supply, exit and (first) overflow
+    /// ports, any other unit's driven and exit ports.
+    outs: Vec<OutPort>,
+    /// The walk in flow order: a unit index for each acyclic component, `LOOP | c` for the
+    /// cyclic component `c` (visited by [`Priority::iterate`]).
+    walk: Vec<u32>,
+    /// Per port: routed by [`Priority::route_single`] (a cascade, not split, over one link into
+    /// a unit that is not a Demand unit).
+    single: Vec<bool>,
+    /// Supply ports, in port order, with their unit when it is a source (else `u32::MAX`).
+    supply_ports: Vec<(u32, u32)>,
+    /// The entries of `Flows` the walk may read before it writes them in a step, or never
+    /// writes (see [`Tables::plan_clearing`]): the only ones `allocate` zeroes.
+    clear: Clearing,
+}
+
+/// Marks a cyclic component in [`Tables::walk`].
+const LOOP: u32 = 1 << 31;
+
+/// A unit as the walk visits it.
+#[derive(Clone, Copy, Debug)]
+struct UnitPlan {
+    kind: FlowKind,
+}
+
+/// What a visit does with one of the unit's ports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Out {
+    /// A driven port that cascades over its links.
+    Cascade,
+    /// A driven port that cascades over a single link into a unit that is not a Demand unit
+    /// (routed by [`Priority::route_single`]).
+    Single,
+    /// A driven port with fixed split fractions.
+    Split,
+    /// An exit port (its share of the throughput leaves the park).
+    Exit,
+    /// A tank's supply port (its links' flows and leaks leave the tank).
+    Supply,
+    /// A tank's first overflow port.
+    Overflow,
+}
+
+/// A port a visit writes.
+#[derive(Clone, Copy, Debug)]
+struct OutPort {
+    port: u32,
+    role: Out,
+}
+
+/// Indices of the `Flows` entries that must be zero before the walk (see
+/// [`Tables::plan_clearing`]).
+#[derive(Default, Debug)]
+struct Clearing {
+    /// Links (both `link` and `leak`).
+    links: Vec<u32>,
+    /// Ports whose `port` entry the walk never writes.
+    ports: Vec<u32>,
+    /// Ports whose `spill` entry the walk never writes (all but the routed ones).
+    spills: Vec<u32>,
+    /// Units whose `throughput` the walk does not assign (sources: booked with `+=`).
+    throughput: Vec<u32>,
+    /// Units whose `unmet` the walk never writes (all but Demand units).
+    unmet: Vec<u32>,
 }
 
 /// A supply link as a consumer pulls over it.
@@ -108,6 +176,8 @@ struct RouteLink {
     cap: f64,
     /// Split fraction (0 when the port cascades).
     split: f64,
+    /// Whether the receiver is a Demand unit (its room left in the target bounds the link).
+    demand: bool,
 }
 
 impl Tables {
@@ -145,10 +215,161 @@ impl Tables {
                     to: topo.link_to[l as usize],
                     cap: topo.link_cap[l as usize],
                     split: topo.link_split[l as usize],
+                    demand: topo.unit_flow[topo.link_to[l as usize] as usize] == FlowKind::Demand,
                 }));
             t.route_start.push(t.route.len() as u32);
         }
+        t.single = (0..topo.n_ports())
+            .map(|p| {
+                let links = &t.route[t.route_start[p] as usize..t.route_start[p + 1] as usize];
+                !topo.port_split[p] && links.len() == 1 && !links[0].demand
+            })
+            .collect();
+        t.walk = topo
+            .flow_components
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                if c.cyclic {
+                    LOOP | i as u32
+                } else {
+                    topo.flow_order[c.start as usize]
+                }
+            })
+            .collect();
+        t.outs_start.push(0);
+        for u in 0..topo.n_units() {
+            let kind = topo.unit_flow[u];
+            t.unit.push(UnitPlan { kind });
+            let mut overflow = false;
+            for p in topo.ports_of(u) {
+                let role = match (kind, topo.port_role[p]) {
+                    (FlowKind::Tank, PortRole::Supply) => Out::Supply,
+                    (FlowKind::Tank, PortRole::Exit(_)) => Out::Exit,
+                    (FlowKind::Tank, PortRole::Overflow) if !overflow => {
+                        overflow = true;
+                        Out::Overflow
+                    }
+                    (FlowKind::Tank, _) => continue,
+                    (_, PortRole::Driven) if topo.port_split[p] => Out::Split,
+                    (_, PortRole::Driven) if t.single[p] => Out::Single,
+                    (_, PortRole::Driven) => Out::Cascade,
+                    (_, PortRole::Exit(_)) => Out::Exit,
+                    _ => continue,
+                };
+                t.outs.push(OutPort {
+                    port: p as u32,
+                    role,
+                });
+            }
+            t.outs_start.push(t.outs.len() as u32);
+        }
+        for p in 0..topo.n_ports() {
+            if topo.port_role[p] == PortRole::Supply {
+                let u = topo.port_unit[p];
+                let source = topo.unit_flow[u as usize] == FlowKind::Source;
+                t.supply_ports
+                    .push((p as u32, if source { u } else { u32::MAX }));
+            }
+        }
+        t.plan_clearing(topo);
         *self = t;
+    }
+
+    /// Finds the `Flows` entries the walk needs zeroed, by replaying the walk's reads and
+    /// writes over the compiled order once (the first pass of each component; later passes
+    /// over a loop only re-read entries the first pass wrote). Every other entry is assigned by
+    /// the walk before anything reads it, so clearing it would be work done twice:
+    ///
+    /// - a link (`link` and `leak`) is assigned by its consumer's pull (a supply link) or its
+    ///   port's routing (a driven or overflow port); it is cleared when the walk may read it
+    ///   first (arrivals and committed inflow of a unit, the committed inflow of a Demand unit a
+    ///   cascade routes to, a tank's supply links, the supply ports' booking) or never assigns
+    ///   it (for example a link from a tank's driven port);
+    /// - a port's `port` is assigned when it is routed, an exit or a supply port; `spill` only
+    ///   when it is routed;
+    /// - `throughput` is assigned for every unit but a source (booked with `+=`), and `unmet`
+    ///   for every Demand unit.
+    ///
+    /// Reads that depend on data (a cascade reads a Demand receiver's committed inflow only
+    /// when it still has water and room) are counted as always made, so the lists are a safe
+    /// superset.
+    fn plan_clearing(&mut self, topo: &Topology) {
+        let mut written = vec![false; topo.n_links()];
+        let mut clear = vec![false; topo.n_links()];
+        let mut port_written = vec![false; topo.n_ports()];
+        let mut spill_written = vec![false; topo.n_ports()];
+        let read = |l: u32, written: &[bool], clear: &mut [bool]| {
+            if !written[l as usize] {
+                clear[l as usize] = true;
+            }
+        };
+        for c in &topo.flow_components {
+            for &u in &topo.flow_order[c.start as usize..c.end as usize] {
+                let u = u as usize;
+                if self.unit[u].kind == FlowKind::Source {
+                    continue;
+                }
+                for pl in self.pushed_into(u) {
+                    read(pl.link, &written, &mut clear);
+                }
+                for pl in self.pulled_into(u) {
+                    written[pl.link as usize] = true;
+                }
+                let outs = self.outs_start[u] as usize..self.outs_start[u + 1] as usize;
+                for op in &self.outs[outs] {
+                    let p = op.port as usize;
+                    let links = self.route_start[p] as usize..self.route_start[p + 1] as usize;
+                    match op.role {
+                        Out::Exit => port_written[p] = true,
+                        Out::Supply => {
+                            for rl in &self.route[links] {
+                                read(rl.link, &written, &mut clear);
+                            }
+                        }
+                        Out::Cascade | Out::Single | Out::Split | Out::Overflow => {
+                            port_written[p] = true;
+                            spill_written[p] = true;
+                            for rl in &self.route[links] {
+                                if rl.demand && !topo.port_split[p] {
+                                    for pl in self.pushed_into(rl.to as usize) {
+                                        if pl.link != rl.link {
+                                            read(pl.link, &written, &mut clear);
+                                        }
+                                    }
+                                }
+                                written[rl.link as usize] = true;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        for &(p, _) in &self.supply_ports {
+            port_written[p as usize] = true;
+            let links =
+                self.route_start[p as usize] as usize..self.route_start[p as usize + 1] as usize;
+            for rl in &self.route[links] {
+                read(rl.link, &written, &mut clear);
+            }
+        }
+        self.clear = Clearing {
+            links: (0..topo.n_links() as u32)
+                .filter(|&l| clear[l as usize] || !written[l as usize])
+                .collect(),
+            ports: (0..topo.n_ports() as u32)
+                .filter(|&p| !port_written[p as usize])
+                .collect(),
+            spills: (0..topo.n_ports() as u32)
+                .filter(|&p| !spill_written[p as usize])
+                .collect(),
+            throughput: (0..topo.n_units() as u32)
+                .filter(|&u| self.unit[u as usize].kind == FlowKind::Source)
+                .collect(),
+            unmet: (0..topo.n_units() as u32)
+                .filter(|&u| self.unit[u as usize].kind != FlowKind::Demand)
+                .collect(),
+        };
     }
 
     /// Supply links into unit `u`, in pull order.
@@ -463,7 +684,7 @@ impl Priority {
             let li = rl.link as usize;
             let t = rl.to as usize;
             let mut lim = if ctx.inputs.online[t] { rl.cap } else { 0.0 };
-            if lim > 0.0 && rem > 0.0 && topo.unit_flow[t] == FlowKind::Demand {
+            if lim > 0.0 && rem > 0.0 && rl.demand {
                 let others = self.load_committed(t, rl.link, self.has_limits[t], flows, ctx);
                 let target = ctx.inputs.target[t];
                 lim = lim.min((target - others).max(0.0));
@@ -483,10 +704,9 @@ impl Priority {
     }
 
     /// Visits unit `u`: arrivals, pulls, throughput, unmet demand, then its driven and exit
-    /// ports (a tank: its exits and overflow).
+    /// ports (a tank: its exits and overflow, see [`Priority::tank_overflow`]).
     fn update(&mut self, u: usize, ctx: &AllocationContext<'_>, flows: &mut Flows) {
-        let topo = ctx.topo;
-        let kind = topo.unit_flow[u];
+        let kind = self.tables.unit[u].kind;
         if kind == FlowKind::Source {
             return;
         }
@@ -505,22 +725,190 @@ impl Priority {
             let unmet = target - x;
             flows.unmet[u] = if unmet > 1e-12 * target { unmet } else { 0.0 };
         }
-        let ports = topo.ports_of(u);
+        let outs = self.tables.outs_start[u] as usize..self.tables.outs_start[u + 1] as usize;
         if kind == FlowKind::Tank {
-            if let Some((p, over)) = crate::flow::tank_exits(u, x, ctx, flows) {
-                self.route(p, over, ctx, flows);
+            if let Some((p, over)) = self.tank_overflow(u, x, outs, ctx, flows) {
+                if self.tables.single[p] {
+                    self.route_single(p, over, ctx, flows);
+                } else {
+                    self.route(p, over, ctx, flows);
+                }
             }
             return;
         }
-        for p in ports {
-            match topo.port_role[p] {
-                PortRole::Driven => {
-                    let y = ctx.inputs.port_share[p] * x;
-                    self.route(p, y, ctx, flows);
-                }
-                PortRole::Exit(_) => flows.port[p] = ctx.inputs.port_share[p] * x,
-                _ => {}
+        for i in outs {
+            let op = self.tables.outs[i];
+            let p = op.port as usize;
+            let y = ctx.inputs.port_share[p] * x;
+            match op.role {
+                Out::Exit => flows.port[p] = y,
+                Out::Single => self.route_single(p, y, ctx, flows),
+                _ => self.route(p, y, ctx, flows),
             }
+        }
+    }
+
+    /// [`Priority::route`] for a cascading port with one link into a unit that is not a Demand
+    /// unit (most driven ports), without its call and setup: the link takes
+    /// `q = max(min(y − leak, cap), 0)` (no capacity when the receiver is offline), the port
+    /// spills `max(y − q − leak, 0)`, with the same operations in the same order as `route`.
+    #[inline]
+    fn route_single(&self, p: usize, y: f64, ctx: &AllocationContext<'_>, flows: &mut Flows) {
+        flows.port[p] = y;
+        let rl = self.tables.route[self.tables.route_start[p] as usize];
+        let li = rl.link as usize;
+        let lim = if ctx.inputs.online[rl.to as usize] {
+            rl.cap
+        } else {
+            0.0
+        };
+        let mut rem = y;
+        let leak = ctx.inputs.link_leak[li];
+        let q = (rem - leak).min(lim).max(0.0);
+        let leak = if q > 0.0 { leak } else { 0.0 };
+        flows.link[li] = q;
+        flows.leak[li] = leak;
+        rem -= q + leak;
+        flows.spill[p] = rem.max(0.0);
+    }
+
+    /// [`crate::flow::tank_exits`] over the tank's compiled ports (same operations in the same
+    /// order): its exit ports take their shares of the inflow `x` (m³/h), and what would rise
+    /// above its capacity by the end of the step, `(V0 + (x − out)·Δt − capacity)/Δt` with `out`
+    /// its supply links (leaks included) and exits, leaves by its overflow port. Returns that
+    /// port and flow (`None` when the tank has no overflow port).
+    fn tank_overflow(
+        &self,
+        u: usize,
+        x: f64,
+        outs: std::ops::Range<usize>,
+        ctx: &AllocationContext<'_>,
+        flows: &mut Flows,
+    ) -> Option<(usize, f64)> {
+        let dt = ctx.clock.dt_h;
+        let mut out = 0.0;
+        let mut overflow = None;
+        for op in &self.tables.outs[outs] {
+            let p = op.port as usize;
+            match op.role {
+                Out::Supply => {
+                    let links = self.tables.route_start[p] as usize
+                        ..self.tables.route_start[p + 1] as usize;
+                    out += self.tables.route[links]
+                        .iter()
+                        .map(|rl| flows.link[rl.link as usize] + flows.leak[rl.link as usize])
+                        .sum::<f64>();
+                }
+                Out::Exit => {
+                    let e = ctx.inputs.port_share[p] * x;
+                    flows.port[p] = e;
+                    out += e;
+                }
+                _ => overflow = Some(p),
+            }
+        }
+        let v_end = ctx.storage.volume[u] + (x - out) * dt;
+        let over = ((v_end - ctx.storage.capacity[u]) / dt).max(0.0);
+        overflow.map(|p| (p, over))
+    }
+
+    /// [`crate::flow::book_supply_ports`] over the compiled supply ports (same operations in
+    /// the same order): every supply port carries what its links pulled (leaks included), and a
+    /// source's throughput is its total withdrawal.
+    fn book_supply_ports(&self, flows: &mut Flows) {
+        for &(p, source) in &self.tables.supply_ports {
+            let p = p as usize;
+            let links =
+                self.tables.route_start[p] as usize..self.tables.route_start[p + 1] as usize;
+            let y: f64 = self.tables.route[links]
+                .iter()
+                .map(|rl| flows.link[rl.link as usize] + flows.leak[rl.link as usize])
+                .sum();
+            flows.port[p] = y;
+            if source != u32::MAX {
+                flows.throughput[source as usize] += y;
+            }
+        }
+    }
+
+    /// Zeroes the entries of `flows` the walk may read before it writes them, or never writes
+    /// ([`Tables::plan_clearing`]); the walk assigns every other entry before reading it, so the
+    /// flows equal those of a walk over fully zeroed arrays.
+    fn clear(&self, flows: &mut Flows) {
+        let c = &self.tables.clear;
+        for &l in &c.links {
+            flows.link[l as usize] = 0.0;
+            flows.leak[l as usize] = 0.0;
+        }
+        for &p in &c.ports {
+            flows.port[p as usize] = 0.0;
+        }
+        for &p in &c.spills {
+            flows.spill[p as usize] = 0.0;
+        }
+        for &u in &c.throughput {
+            flows.throughput[u as usize] = 0.0;
+        }
+        for &u in &c.unmet {
+            flows.unmet[u as usize] = 0.0;
+        }
+    }
+}
+
+impl Priority {
+    /// Visits a recycle loop's units repeatedly (Gauss–Seidel), its suppliers' availability
+    /// restored before each pass, until no throughput changes by more than [`LOOP_TOLERANCE`]
+    /// relative (see the module docs); raises `non_convergence` after [`MAX_PASSES`].
+    fn iterate(
+        &mut self,
+        c: &Component,
+        ctx: &AllocationContext<'_>,
+        flows: &mut Flows,
+        diag: &mut Diagnostics,
+    ) {
+        let topo = ctx.topo;
+        let units = &topo.flow_order[c.start as usize..c.end as usize];
+        for &s in &c.supplies {
+            self.snapshot[s as usize] = self.supply_used[s as usize];
+        }
+        let mut converged = false;
+        for pass in 0..MAX_PASSES {
+            for &s in &c.supplies {
+                self.supply_used[s as usize] = self.snapshot[s as usize];
+            }
+            for &u in units {
+                self.previous[u as usize] = flows.throughput[u as usize];
+            }
+            for &u in units {
+                self.update(u as usize, ctx, flows);
+            }
+            if pass > 0 {
+                let mut diff: f64 = 0.0;
+                let mut scale: f64 = 0.0;
+                for &u in units {
+                    let x = flows.throughput[u as usize];
+                    diff = diff.max((x - self.previous[u as usize]).abs());
+                    scale = scale.max(x.abs());
+                }
+                if diff <= LOOP_TOLERANCE * scale {
+                    converged = true;
+                    break;
+                }
+            }
+        }
+        if !converged {
+            let first = units[0] as usize;
+            diag.push(
+                DiagnosticKind::NonConvergence,
+                ctx.clock.step,
+                Some(&topo.unit_id[first]),
+                || {
+                    format!(
+                        "flow loop through {} did not converge in {MAX_PASSES} passes",
+                        topo.unit_id[first]
+                    )
+                },
+            );
         }
     }
 }
@@ -533,61 +921,16 @@ impl CouplingStrategy for Priority {
     fn allocate(&mut self, ctx: &AllocationContext<'_>, flows: &mut Flows, diag: &mut Diagnostics) {
         let topo = ctx.topo;
         self.prepare(ctx);
-        flows.link.fill(0.0);
-        flows.throughput.fill(0.0);
-        flows.unmet.fill(0.0);
-        flows.port.fill(0.0);
-        flows.spill.fill(0.0);
-        flows.leak.fill(0.0);
-        for c in &topo.flow_components {
-            let units = &topo.flow_order[c.start as usize..c.end as usize];
-            if !c.cyclic {
-                self.update(units[0] as usize, ctx, flows);
-                continue;
-            }
-            for &s in &c.supplies {
-                self.snapshot[s as usize] = self.supply_used[s as usize];
-            }
-            let mut converged = false;
-            for pass in 0..MAX_PASSES {
-                for &s in &c.supplies {
-                    self.supply_used[s as usize] = self.snapshot[s as usize];
-                }
-                for &u in units {
-                    self.previous[u as usize] = flows.throughput[u as usize];
-                }
-                for &u in units {
-                    self.update(u as usize, ctx, flows);
-                }
-                if pass > 0 {
-                    let mut diff: f64 = 0.0;
-                    let mut scale: f64 = 0.0;
-                    for &u in units {
-                        let x = flows.throughput[u as usize];
-                        diff = diff.max((x - self.previous[u as usize]).abs());
-                        scale = scale.max(x.abs());
-                    }
-                    if diff <= LOOP_TOLERANCE * scale {
-                        converged = true;
-                        break;
-                    }
-                }
-            }
-            if !converged {
-                let first = units[0] as usize;
-                diag.push(
-                    DiagnosticKind::NonConvergence,
-                    ctx.clock.step,
-                    Some(&topo.unit_id[first]),
-                    || {
-                        format!(
-                            "flow loop through {} did not converge in {MAX_PASSES} passes",
-                            topo.unit_id[first]
-                        )
-                    },
-                );
+        self.clear(flows);
+        for i in 0..self.tables.walk.len() {
+            let v = self.tables.walk[i];
+            if v & LOOP == 0 {
+                self.update(v as usize, ctx, flows);
+            } else {
+                let c = &topo.flow_components[(v & !LOOP) as usize];
+                self.iterate(c, ctx, flows, diag);
             }
         }
-        crate::flow::book_supply_ports(topo, flows);
+        self.book_supply_ports(flows);
     }
 }
