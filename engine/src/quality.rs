@@ -213,14 +213,24 @@ fn fill_lists<W: Width, R: Width>(
     if n == 0 {
         return;
     }
+    // The four per-port arrays cut to one common length (all are ports × species), so one
+    // bounds check covers a port's entries in all of them.
+    let m = tau
+        .len()
+        .min(lambda.len())
+        .min(inputs.tau.len())
+        .min(inputs.lambda.len());
+    let (tau, lambda) = (&mut tau[..m], &mut lambda[..m]);
+    let inputs_tau = &inputs.tau[..m];
+    let inputs_lambda = &inputs.lambda[..m];
     for &p in &lists.source {
         let b = p as usize * ns + lo;
-        lambda[b..b + n].copy_from_slice(&inputs.lambda[b..b + n]);
+        lambda[b..b + n].copy_from_slice(&inputs_lambda[b..b + n]);
     }
     for &p in &lists.inputs {
         let b = p as usize * ns + lo;
-        tau[b..b + n].copy_from_slice(&inputs.tau[b..b + n]);
-        lambda[b..b + n].copy_from_slice(&inputs.lambda[b..b + n]);
+        tau[b..b + n].copy_from_slice(&inputs_tau[b..b + n]);
+        lambda[b..b + n].copy_from_slice(&inputs_lambda[b..b + n]);
     }
     for &(p, u) in &lists.mixed {
         let (b, u) = (p as usize * ns + lo, u as usize);
