@@ -9,6 +9,7 @@ mod compiled_caches;
 mod crash;
 mod determinism;
 mod dosing;
+mod event_reset;
 mod fuzz_equivalent;
 mod horizon;
 mod invariants;

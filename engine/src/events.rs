@@ -131,17 +131,26 @@ pub fn apply_events(
     noise: Option<ResMut<DemandNoise>>,
     mut inputs: ResMut<UnitInputs>,
     mut park: ResMut<ParkModifiers>,
+    mut neutral: Local<bool>,
 ) {
-    inputs.online.fill(true);
-    inputs.load_factor.fill(1.0);
-    inputs.supply_cap.fill(f64::INFINITY);
-    inputs.link_leak.fill(0.0);
+    // The per-unit and per-link arrays start each step neutral (online, load factor 1, no
+    // cap, no leak). Only this system writes them, so after a step in which no event was in
+    // its window and there is no demand noise they still are, and resetting them again is
+    // skipped. `neutral` starts false: the first step resets.
+    if !*neutral {
+        inputs.online.fill(true);
+        inputs.load_factor.fill(1.0);
+        inputs.supply_cap.fill(f64::INFINITY);
+        inputs.link_leak.fill(0.0);
+    }
     *park = ParkModifiers::default();
     let step = clock.step;
+    let mut touched = noise.is_some();
     for e in &events.list {
         if step < e.from || step >= e.to {
             continue;
         }
+        touched = true;
         match (e.kind, e.target) {
             (EventKind::Outage, Target::Unit(u)) => inputs.online[u as usize] = false,
             (EventKind::SupplyCap(c), Target::Unit(u)) => {
@@ -166,4 +175,5 @@ pub fn apply_events(
             inputs.load_factor[*u as usize] *= (1.0 + *n).max(0.0);
         }
     }
+    *neutral = !touched;
 }

@@ -45,12 +45,24 @@ pub struct QualitySolver {
     tau: Vec<f64>,
     /// See `tau`.
     lambda: Vec<f64>,
-    coef: Vec<f64>,
-    solved: Vec<f64>,
-    mat: Vec<f64>,
-    rhs: Vec<f64>,
+    /// Scratch of the loop solves (see [`LoopScratch`]).
+    scratch: LoopScratch,
     plans: Vec<Option<Plan>>,
     conserved: usize,
+}
+
+/// Scratch arrays of [`solve_torn`], reused across loops and steps: only grown, and every
+/// entry a loop reads is written for that loop first.
+#[derive(Default, Debug)]
+struct LoopScratch {
+    /// Per loop unit × species: the coefficients `[a, B_0..B_{k−1}]` of `c_u = a_u + B_u·c_T`.
+    coef: Vec<f64>,
+    /// Per tear × species: the tears' inlet mixes.
+    solved: Vec<f64>,
+    /// Per species: the `k × k` tear system, row-major.
+    mat: Vec<f64>,
+    /// Per species: its right-hand side.
+    rhs: Vec<f64>,
 }
 
 /// Index lists compiled once per topology, so the per-step passes run over contiguous arrays
@@ -201,14 +213,24 @@ fn fill_lists<W: Width, R: Width>(
     if n == 0 {
         return;
     }
+    // The four per-port arrays cut to one common length (all are ports × species), so one
+    // bounds check covers a port's entries in all of them.
+    let m = tau
+        .len()
+        .min(lambda.len())
+        .min(inputs.tau.len())
+        .min(inputs.lambda.len());
+    let (tau, lambda) = (&mut tau[..m], &mut lambda[..m]);
+    let inputs_tau = &inputs.tau[..m];
+    let inputs_lambda = &inputs.lambda[..m];
     for &p in &lists.source {
         let b = p as usize * ns + lo;
-        lambda[b..b + n].copy_from_slice(&inputs.lambda[b..b + n]);
+        lambda[b..b + n].copy_from_slice(&inputs_lambda[b..b + n]);
     }
     for &p in &lists.inputs {
         let b = p as usize * ns + lo;
-        tau[b..b + n].copy_from_slice(&inputs.tau[b..b + n]);
-        lambda[b..b + n].copy_from_slice(&inputs.lambda[b..b + n]);
+        tau[b..b + n].copy_from_slice(&inputs_tau[b..b + n]);
+        lambda[b..b + n].copy_from_slice(&inputs_lambda[b..b + n]);
     }
     for &(p, u) in &lists.mixed {
         let (b, u) = (p as usize * ns + lo, u as usize);
@@ -466,29 +488,7 @@ impl QualitySolver {
                 *c /= x;
             }
         }
-        self.write_ports(w, u, topo, quality);
-    }
-
-    /// Unit `u`'s outlet concentrations from its inlet mix: `C_p = τ_p·c_u + λ_p` for each of
-    /// its ports and species.
-    #[inline(always)]
-    fn write_ports<W: Width>(&self, w: W, u: usize, topo: &Topology, quality: &mut Quality) {
-        let ns = w.n();
-        if ns == 0 {
-            return;
-        }
-        let ports = topo.ports_of(u);
-        let r = ports.start * ns..ports.end * ns;
-        let Quality { inlet, port } = quality;
-        let inlet = &inlet[u * ns..(u + 1) * ns];
-        let out = port[r.clone()].chunks_exact_mut(ns);
-        let tau = self.tau[r.clone()].chunks_exact(ns);
-        let lambda = self.lambda[r].chunks_exact(ns);
-        for ((out, tau), lambda) in out.zip(tau).zip(lambda) {
-            for s in 0..ns {
-                out[s] = tau[s] * inlet[s] + lambda[s];
-            }
-        }
+        write_ports(w, u, topo, &self.tau, &self.lambda, quality);
     }
 
     fn plan(&mut self, ci: usize, units: &[u32], topo: &Topology) {
@@ -597,8 +597,8 @@ impl QualitySolver {
         });
     }
 
-    /// A recycle loop's step: its tear plan, then [`Self::solve_torn`] with the coefficient
-    /// width `1 + k` as a constant for one and two tears.
+    /// A recycle loop's step: its tear plan (made at the loop's first solve), then
+    /// [`solve_torn`] with the coefficient width `1 + k` as a constant for one and two tears.
     #[expect(
         clippy::too_many_arguments,
         reason = "internal helper over the step state"
@@ -614,208 +614,293 @@ impl QualitySolver {
         clock: &Clock,
         diag: &mut Diagnostics,
     ) {
-        self.plan(ci, units, topo);
-        let plan = self.plans[ci].take().expect("planned");
+        if !matches!(self.plans.get(ci), Some(Some(_))) {
+            self.plan(ci, units, topo);
+        }
+        let Self {
+            plans,
+            scratch,
+            tau,
+            lambda,
+            ..
+        } = self;
+        let plan = plans[ci].as_ref().expect("planned");
+        let t = Transfer { tau, lambda };
         match plan.tears {
-            1 => self.solve_torn(w, Fixed::<2>, &plan, topo, flows, quality, clock, diag),
-            2 => self.solve_torn(w, Fixed::<3>, &plan, topo, flows, quality, clock, diag),
-            k => self.solve_torn(w, Dyn(1 + k), &plan, topo, flows, quality, clock, diag),
+            1 => solve_torn(
+                w, Fixed::<2>, plan, scratch, t, topo, flows, quality, clock, diag,
+            ),
+            2 => solve_torn(
+                w, Fixed::<3>, plan, scratch, t, topo, flows, quality, clock, diag,
+            ),
+            k => solve_torn(
+                w,
+                Dyn(1 + k),
+                plan,
+                scratch,
+                t,
+                topo,
+                flows,
+                quality,
+                clock,
+                diag,
+            ),
         }
-        self.plans[ci] = Some(plan);
     }
+}
 
-    /// Block elimination of a torn loop (see the module docs). Per unit and species the
-    /// coefficients `[a, B_0..B_{k−1}]` (`cw` = `1 + k` wide) of `c_u = a_u + B_u·c_T`:
-    /// a tear's are `e_j`; another unit's are `(Σ_{l outside} q_l·C_{p(l)} +
-    /// Σ_{l from v inside} q_l·(τ_{p(l)}·[a_v, B_v] + [λ_{p(l)}, 0])) / x_u`. Then the tears'
-    /// balances `(x_t·e_t − Σ q·τ·B_v)·c_T = Σ q·(τ·a_v + λ) + Σ q·C_outside` per species, and
-    /// back-substitution.
-    #[expect(
-        clippy::too_many_arguments,
-        reason = "internal helper over the step state"
-    )]
-    fn solve_torn<W: Width, C: Width>(
-        &mut self,
-        w_: W,
-        cw: C,
-        plan: &Plan,
-        topo: &Topology,
-        flows: &Flows,
-        quality: &mut Quality,
-        clock: &Clock,
-        diag: &mut Diagnostics,
-    ) {
-        let ns = w_.n();
-        let w = cw.n(); // per unit and species: a, then B[0..k]
-        let k = plan.tears;
-        let order = &plan.order[..];
-        let n = order.len();
-        let blk = ns * w;
-        self.coef.clear();
-        self.coef.resize(n * blk, 0.0);
-        let coef = &mut self.coef[..n * blk];
-        let (tau_all, lambda_all) = (&self.tau[..], &self.lambda[..]);
-        // Written as the dense solve's tests were, so a non-finite throughput takes the same path.
-        let active = |u: usize| flows.throughput[u] > 0.0 && topo.unit_flow[u] != FlowKind::Source;
-        let skipped =
-            |u: usize| flows.throughput[u] <= 0.0 || topo.unit_flow[u] == FlowKind::Source;
-        // Tear units: c_t = unknown j.
-        for (j, &u) in order[..k].iter().enumerate() {
-            if active(u as usize) {
-                for s in 0..ns {
-                    coef[(j * ns + s) * w + 1 + j] = 1.0;
-                }
-            }
-        }
-        // The others in order: c_u = a_u + B_u·c_T. A unit's sources inside the loop come
-        // earlier in the order (or are tears), so its coefficient block is written from blocks
-        // before it.
-        for (i, &u) in order.iter().enumerate().skip(k) {
-            let u = u as usize;
-            let x = flows.throughput[u];
-            if skipped(u) {
-                continue;
-            }
-            let (head, tail) = coef.split_at_mut(i * blk);
-            let dst = &mut tail[..blk];
-            let (a, b) = (plan.in_start[i] as usize, plan.in_start[i + 1] as usize);
-            for inl in &plan.inlets[a..b] {
-                let q = flows.link[inl.link as usize];
-                if q == 0.0 {
-                    continue;
-                }
-                let (p, jv) = (inl.port as usize, inl.src);
-                if jv == OUTSIDE {
-                    let cp = &quality.port[p * ns..(p + 1) * ns];
-                    for s in 0..ns {
-                        dst[s * w] += q * cp[s];
-                    }
-                } else {
-                    let jv = jv as usize;
-                    let src = &head[jv * blk..(jv + 1) * blk];
-                    let tau = &tau_all[p * ns..(p + 1) * ns];
-                    let lambda = &lambda_all[p * ns..(p + 1) * ns];
-                    for s in 0..ns {
-                        let d = &mut dst[s * w..(s + 1) * w];
-                        let sr = &src[s * w..(s + 1) * w];
-                        d[0] += q * (tau[s] * sr[0] + lambda[s]);
-                        for b in 1..w {
-                            d[b] += q * tau[s] * sr[b];
-                        }
-                    }
-                }
-            }
-            for c in dst.iter_mut() {
-                *c /= x;
-            }
-        }
-        // The tears' own balances, per species s: row j of `mat[s]` and `rhs[s]`. Each entry
-        // sums its terms in link order, as the species-by-species assembly did.
-        let mut mat = std::mem::take(&mut self.mat);
-        mat.clear();
-        mat.resize(ns * k * k, 0.0);
-        let mut rhs = std::mem::take(&mut self.rhs);
-        rhs.clear();
-        rhs.resize(ns * k, 0.0);
-        for (j, &u) in order[..k].iter().enumerate() {
-            let u = u as usize;
-            let x = flows.throughput[u];
-            if skipped(u) {
-                for s in 0..ns {
-                    mat[(s * k + j) * k + j] = 1.0;
-                }
-                continue;
-            }
-            for s in 0..ns {
-                mat[(s * k + j) * k + j] += x;
-            }
-            let (a, b) = (plan.in_start[j] as usize, plan.in_start[j + 1] as usize);
-            for inl in &plan.inlets[a..b] {
-                let q = flows.link[inl.link as usize];
-                if q == 0.0 {
-                    continue;
-                }
-                let (p, jv) = (inl.port as usize, inl.src);
-                if jv == OUTSIDE {
-                    let cp = &quality.port[p * ns..(p + 1) * ns];
-                    for s in 0..ns {
-                        rhs[s * k + j] += q * cp[s];
-                    }
-                } else {
-                    let jv = jv as usize;
-                    let src = &coef[jv * blk..(jv + 1) * blk];
-                    let tau = &tau_all[p * ns..(p + 1) * ns];
-                    let lambda = &lambda_all[p * ns..(p + 1) * ns];
-                    for s in 0..ns {
-                        let sr = &src[s * w..(s + 1) * w];
-                        rhs[s * k + j] += q * (tau[s] * sr[0] + lambda[s]);
-                        let row = &mut mat[(s * k + j) * k..(s * k + j + 1) * k];
-                        for m in 0..k {
-                            row[m] -= q * tau[s] * sr[1 + m];
-                        }
-                    }
-                }
-            }
-        }
-        let mut singular = false;
-        let mut solved = std::mem::take(&mut self.solved);
-        solved.clear();
-        solved.resize(k * ns, 0.0);
+/// The step's effective transfer of every port and species, `C_p = τ·c_u + λ`.
+#[derive(Clone, Copy)]
+struct Transfer<'a> {
+    tau: &'a [f64],
+    lambda: &'a [f64],
+}
+
+/// Unit `u`'s outlet concentrations from its inlet mix: `C_p = τ_p·c_u + λ_p` for each of its
+/// ports and species.
+#[inline(always)]
+fn write_ports<W: Width>(
+    w: W,
+    u: usize,
+    topo: &Topology,
+    tau: &[f64],
+    lambda: &[f64],
+    quality: &mut Quality,
+) {
+    let ns = w.n();
+    if ns == 0 {
+        return;
+    }
+    let ports = topo.ports_of(u);
+    let r = ports.start * ns..ports.end * ns;
+    let Quality { inlet, port } = quality;
+    affine_rows(
+        w,
+        &mut port[r.clone()],
+        &tau[r.clone()],
+        &lambda[r],
+        &inlet[u * ns..(u + 1) * ns],
+    );
+}
+
+/// `out_p = τ_p·c + λ_p` for each row `p` of `ns` species.
+///
+/// A unit has a few ports, so the rows are walked one by one: written as three iterators
+/// stepped separately (a loop with three exits), which the compiler keeps scalar, instead of
+/// a zip, which it vectorises two rows at a time behind run-time overlap checks that cost more
+/// than they save for two to four rows.
+#[inline(always)]
+fn affine_rows<W: Width>(w: W, out: &mut [f64], tau: &[f64], lambda: &[f64], c: &[f64]) {
+    let ns = w.n();
+    let c = &c[..ns];
+    let mut out = out.chunks_exact_mut(ns);
+    let mut tau = tau.chunks_exact(ns);
+    let mut lambda = lambda.chunks_exact(ns);
+    while let (Some(out), Some(tau), Some(lambda)) = (out.next(), tau.next(), lambda.next()) {
         for s in 0..ns {
-            if k == 1 {
-                // One tear (the common case): the 1 × 1 system directly.
-                let c = rhs[s] / mat[s];
-                if c.is_finite() {
-                    solved[s] = c;
-                } else {
-                    singular = true;
-                }
+            out[s] = tau[s] * c[s] + lambda[s];
+        }
+    }
+}
+
+/// Block elimination of a torn loop (see the module docs). Per unit and species the
+/// coefficients `[a, B_0..B_{k−1}]` (`cw` = `1 + k` wide) of `c_u = a_u + B_u·c_T`:
+/// a tear's are `e_j`; another unit's are `(Σ_{l outside} q_l·C_{p(l)} +
+/// Σ_{l from v inside} q_l·(τ_{p(l)}·[a_v, B_v] + [λ_{p(l)}, 0])) / x_u`. Then the tears'
+/// balances `(x_t·e_t − Σ q·τ·B_v)·c_T = Σ q·(τ·a_v + λ) + Σ q·C_outside` per species, and
+/// back-substitution, each unit's ports written right after its inlet mix.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "internal helper over the step state"
+)]
+fn solve_torn<W: Width, C: Width>(
+    w_: W,
+    cw: C,
+    plan: &Plan,
+    scratch: &mut LoopScratch,
+    t: Transfer,
+    topo: &Topology,
+    flows: &Flows,
+    quality: &mut Quality,
+    clock: &Clock,
+    diag: &mut Diagnostics,
+) {
+    let ns = w_.n();
+    let w = cw.n(); // per unit and species: a, then B[0..k]
+    // The tear count, as a constant when the width is.
+    let k = w - 1;
+    debug_assert_eq!(k, plan.tears);
+    let order = &plan.order[..];
+    let n = order.len();
+    let blk = ns * w;
+    // Grown only: each unit's block is zeroed below before it is written.
+    if scratch.coef.len() < n * blk {
+        scratch.coef.resize(n * blk, 0.0);
+    }
+    let coef = &mut scratch.coef[..n * blk];
+    let (tau_all, lambda_all) = (t.tau, t.lambda);
+    // Written as the dense solve's tests were, so a non-finite throughput takes the same path.
+    let active = |u: usize| flows.throughput[u] > 0.0 && topo.unit_flow[u] != FlowKind::Source;
+    let skipped = |u: usize| flows.throughput[u] <= 0.0 || topo.unit_flow[u] == FlowKind::Source;
+    // Tear units: c_t = unknown j (all zero when the tear has no inflow).
+    for (j, &u) in order[..k].iter().enumerate() {
+        let dst = &mut coef[j * blk..(j + 1) * blk];
+        dst.fill(0.0);
+        if active(u as usize) {
+            for s in 0..ns {
+                dst[s * w + 1 + j] = 1.0;
+            }
+        }
+    }
+    // The others in order: c_u = a_u + B_u·c_T. A unit's sources inside the loop come
+    // earlier in the order (or are tears), so its coefficient block is written from blocks
+    // before it.
+    for (i, &u) in order.iter().enumerate().skip(k) {
+        let u = u as usize;
+        let x = flows.throughput[u];
+        let (head, tail) = coef.split_at_mut(i * blk);
+        let dst = &mut tail[..blk];
+        dst.fill(0.0);
+        if skipped(u) {
+            continue;
+        }
+        let (a, b) = (plan.in_start[i] as usize, plan.in_start[i + 1] as usize);
+        for inl in &plan.inlets[a..b] {
+            let q = flows.link[inl.link as usize];
+            if q == 0.0 {
                 continue;
             }
-            let a = DMatrix::from_row_slice(k, k, &mat[s * k * k..(s + 1) * k * k]);
-            let b = DVector::from_column_slice(&rhs[s * k..(s + 1) * k]);
-            match a.lu().solve(&b) {
-                Some(c) if c.iter().all(|v| v.is_finite()) => {
-                    for j in 0..k {
-                        solved[j * ns + s] = c[j];
+            let (p, jv) = (inl.port as usize, inl.src);
+            if jv == OUTSIDE {
+                let cp = &quality.port[p * ns..(p + 1) * ns];
+                for s in 0..ns {
+                    dst[s * w] += q * cp[s];
+                }
+            } else {
+                let jv = jv as usize;
+                let src = &head[jv * blk..(jv + 1) * blk];
+                let tau = &tau_all[p * ns..(p + 1) * ns];
+                let lambda = &lambda_all[p * ns..(p + 1) * ns];
+                for s in 0..ns {
+                    let d = &mut dst[s * w..(s + 1) * w];
+                    let sr = &src[s * w..(s + 1) * w];
+                    d[0] += q * (tau[s] * sr[0] + lambda[s]);
+                    for b in 1..w {
+                        d[b] += q * tau[s] * sr[b];
                     }
                 }
-                _ => singular = true,
             }
         }
-        if singular {
-            let first = order[0] as usize;
-            diag.push(
-                DiagnosticKind::SingularLoop,
-                clock.step,
-                Some(&topo.unit_id[first]),
-                || {
-                    format!(
-                        "species system of the loop through {} is singular; its concentrations are set to zero this step",
-                        topo.unit_id[first]
-                    )
-                },
-            );
+        for c in dst.iter_mut() {
+            *c /= x;
         }
-        // Back-substitute and emit.
-        for (i, &u) in order.iter().enumerate() {
-            let u = u as usize;
-            let row = &coef[i * blk..(i + 1) * blk];
-            let inlet = &mut quality.inlet[u * ns..(u + 1) * ns];
+    }
+    // The tears' own balances, per species s: row j of `mat[s]` and `rhs[s]`. Each entry
+    // sums its terms in link order, as the species-by-species assembly did.
+    let LoopScratch {
+        solved, mat, rhs, ..
+    } = scratch;
+    mat.clear();
+    mat.resize(ns * k * k, 0.0);
+    rhs.clear();
+    rhs.resize(ns * k, 0.0);
+    // Exact-length slices: the entry checks below fold away, and the writes do not make the
+    // compiler reload the vectors' pointers.
+    let (mat, rhs) = (&mut mat[..ns * k * k], &mut rhs[..ns * k]);
+    for (j, &u) in order[..k].iter().enumerate() {
+        let u = u as usize;
+        let x = flows.throughput[u];
+        if skipped(u) {
             for s in 0..ns {
-                let r = &row[s * w..(s + 1) * w];
-                let mut c = r[0];
-                for m in 0..k {
-                    c += r[1 + m] * solved[m * ns + s];
+                mat[(s * k + j) * k + j] = 1.0;
+            }
+            continue;
+        }
+        for s in 0..ns {
+            mat[(s * k + j) * k + j] += x;
+        }
+        let (a, b) = (plan.in_start[j] as usize, plan.in_start[j + 1] as usize);
+        for inl in &plan.inlets[a..b] {
+            let q = flows.link[inl.link as usize];
+            if q == 0.0 {
+                continue;
+            }
+            let (p, jv) = (inl.port as usize, inl.src);
+            if jv == OUTSIDE {
+                let cp = &quality.port[p * ns..(p + 1) * ns];
+                for s in 0..ns {
+                    rhs[s * k + j] += q * cp[s];
                 }
-                inlet[s] = if singular { 0.0 } else { c };
+            } else {
+                let jv = jv as usize;
+                let src = &coef[jv * blk..(jv + 1) * blk];
+                let tau = &tau_all[p * ns..(p + 1) * ns];
+                let lambda = &lambda_all[p * ns..(p + 1) * ns];
+                for s in 0..ns {
+                    let sr = &src[s * w..(s + 1) * w];
+                    rhs[s * k + j] += q * (tau[s] * sr[0] + lambda[s]);
+                    let row = &mut mat[(s * k + j) * k..(s * k + j + 1) * k];
+                    for m in 0..k {
+                        row[m] -= q * tau[s] * sr[1 + m];
+                    }
+                }
             }
         }
-        for &u in order {
-            self.write_ports(w_, u as usize, topo, quality);
+    }
+    let mut singular = false;
+    solved.clear();
+    solved.resize(k * ns, 0.0);
+    let solved = &mut solved[..k * ns];
+    for s in 0..ns {
+        if k == 1 {
+            // One tear (the common case): the 1 × 1 system directly.
+            let c = rhs[s] / mat[s];
+            if c.is_finite() {
+                solved[s] = c;
+            } else {
+                singular = true;
+            }
+            continue;
         }
-        self.solved = solved;
-        self.mat = mat;
-        self.rhs = rhs;
+        let a = DMatrix::from_row_slice(k, k, &mat[s * k * k..(s + 1) * k * k]);
+        let b = DVector::from_column_slice(&rhs[s * k..(s + 1) * k]);
+        match a.lu().solve(&b) {
+            Some(c) if c.iter().all(|v| v.is_finite()) => {
+                for j in 0..k {
+                    solved[j * ns + s] = c[j];
+                }
+            }
+            _ => singular = true,
+        }
+    }
+    if singular {
+        let first = order[0] as usize;
+        diag.push(
+            DiagnosticKind::SingularLoop,
+            clock.step,
+            Some(&topo.unit_id[first]),
+            || {
+                format!(
+                    "species system of the loop through {} is singular; its concentrations are set to zero this step",
+                    topo.unit_id[first]
+                )
+            },
+        );
+    }
+    // Back-substitute, and emit each unit's ports from its inlet mix.
+    let solved = &solved[..];
+    for (i, &u) in order.iter().enumerate() {
+        let u = u as usize;
+        let row = &coef[i * blk..(i + 1) * blk];
+        let inlet = &mut quality.inlet[u * ns..(u + 1) * ns];
+        for s in 0..ns {
+            let r = &row[s * w..(s + 1) * w];
+            let mut c = r[0];
+            for m in 0..k {
+                c += r[1 + m] * solved[m * ns + s];
+            }
+            inlet[s] = if singular { 0.0 } else { c };
+        }
+        write_ports(w_, u, topo, tau_all, lambda_all, quality);
     }
 }

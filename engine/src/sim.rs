@@ -244,15 +244,16 @@ fn solve(
         }
     }
     // Inlet quality against what each unit accepts. Most steps have no excess anywhere: one
-    // branch-free scan over every unit and species decides whether the loop that names them
-    // (and skips units without throughput) is needed.
+    // branch-free scan over every unit and species (an integer OR of the comparisons, which
+    // vectorises) decides whether the loop that names them (and skips units without
+    // throughput) is needed.
     let n = topo.n_units() * species.len();
     let (limits, inlets) = (&inputs.accept_limit[..n], &quality.inlet[..n]);
-    let mut excess = [false; 4];
-    for (k, (&limit, &c)) in limits.iter().zip(inlets).enumerate() {
-        excess[k & 3] |= c > limit * (1.0 + 1e-6);
+    let mut excess = 0u64;
+    for (&limit, &c) in limits.iter().zip(inlets) {
+        excess |= u64::from(c > limit * (1.0 + 1e-6));
     }
-    if excess.iter().any(|&e| e) {
+    if excess != 0 {
         inlet_diagnostics(
             &topo, &species, &inputs, &flows, &quality, clock.step, &mut diag,
         );

@@ -188,13 +188,24 @@ pub fn to_series(
             daily_amplitude,
             peak_hour,
         } => {
+            // The daily term depends on the hour of day only: on a whole-hour axis it is
+            // computed once per hour of the day and reused (the same expression on the same
+            // argument, so the same bits); at other times it is computed where it is needed.
+            let daily =
+                |hour_f: f64| daily_amplitude * (2.0 * PI * (hour_f - peak_hour) / 24.0).cos();
+            let mut by_hour: [Option<f64>; 24] = [None; 24];
             let values: Vec<f64> = cache
                 .calendar(axis)
                 .iter()
                 .map(|t| {
                     let d = t.day_of_year as f64 + t.hour_f / 24.0;
-                    mean + annual_amplitude * (2.0 * PI * (d - peak_day) / 365.0).cos()
-                        + daily_amplitude * (2.0 * PI * (t.hour_f - peak_hour) / 24.0).cos()
+                    let whole = t.hour_f.fract() == 0.0 && (0.0..24.0).contains(&t.hour_f);
+                    let day = if whole {
+                        *by_hour[t.hour_f as usize].get_or_insert_with(|| daily(t.hour_f))
+                    } else {
+                        daily(t.hour_f)
+                    };
+                    mean + annual_amplitude * (2.0 * PI * (d - peak_day) / 365.0).cos() + day
                 })
                 .collect();
             Series::Values(values.into())
