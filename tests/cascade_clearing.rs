@@ -5,65 +5,12 @@
 //! `Flows` full of NaN (as if every entry were stale) gives bit for bit the flows of one handed
 //! zeroed `Flows`, and so does a cascade that reuses one `Flows` over several steps.
 
+use crate::common::{Frame, bundled, frame, generated};
 use parktwin::engine::diagnostics::Diagnostics;
 use parktwin::engine::flow::{AllocationContext, CouplingStrategy};
 use parktwin::engine::network::Topology;
 use parktwin::engine::priority::Priority;
-use parktwin::engine::state::{Clock, Flows, Quality, Species, Storage, UnitInputs};
-use parktwin::parks::build::{BuildOptions, build};
-use parktwin::parks::generate::{GenerateOptions, generate, to_ron};
-use parktwin::parks::load::{from_path, from_str};
-use parktwin::parks::validate::{ValidPark, validate};
-use std::path::Path;
-
-fn bundled(name: &str) -> ValidPark {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("scenarios")
-        .join(name);
-    validate(&from_path(&path).expect("bundled park loads")).expect("bundled park is valid")
-}
-
-fn generated(enterprises: usize) -> ValidPark {
-    let text = to_ron(&generate(&GenerateOptions {
-        enterprises,
-        seed: 7,
-        steps: 48,
-    }));
-    validate(&from_str(&text, Path::new("generated.ron")).expect("parses")).expect("valid")
-}
-
-/// A park's state after `steps` steps of its ECS run, with the next step's unit inputs.
-struct Frame {
-    topo: Topology,
-    species: Species,
-    inputs: UnitInputs,
-    storage: Storage,
-    quality: Quality,
-    clock: Clock,
-}
-
-fn frame(park: ValidPark, steps: usize) -> Frame {
-    let mut built = build(park, BuildOptions::default()).expect("builds");
-    for _ in 0..steps {
-        built.sim.step();
-    }
-    let w = &built.sim.world;
-    let topo = w.resource::<Topology>().clone();
-    let species = w.resource::<Species>().clone();
-    let storage = w.resource::<Storage>().clone();
-    let quality = w.resource::<Quality>().clone();
-    let clock = w.resource::<Clock>().clone();
-    built.sim.step();
-    let inputs = built.sim.resource::<UnitInputs>().clone();
-    Frame {
-        topo,
-        species,
-        inputs,
-        storage,
-        quality,
-        clock,
-    }
-}
+use parktwin::engine::state::{Flows, UnitInputs};
 
 /// The frame's inputs made harder: supplies cut to `avail` of their availability, every
 /// seventh unit offline, a leak of 0.5 m³/h on every fifth link.
@@ -143,7 +90,7 @@ fn frames() -> Vec<(&'static str, Frame)> {
             frame(bundled("literature/polley_polley_2000.ron"), 5),
         ),
         ("two_plants", frame(bundled("literature/two_plants.ron"), 5)),
-        ("generated(8)", frame(generated(8), 20)),
+        ("generated(8, 7)", frame(generated(8, 7), 20)),
     ]
 }
 

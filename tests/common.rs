@@ -1,8 +1,11 @@
 //! Helpers shared by the integration tests.
 
 use parktwin::engine::flow::CouplingStrategy;
+use parktwin::engine::network::Topology;
 use parktwin::engine::sim::Simulation;
+use parktwin::engine::state::{Clock, Quality, Species, Storage, UnitInputs};
 use parktwin::parks::build::{BuildOptions, BuiltPark, build};
+use parktwin::parks::generate::{GenerateOptions, generate, to_ron};
 use parktwin::parks::load::{LoadError, from_path, from_str};
 use parktwin::parks::strategies::make;
 use parktwin::parks::summary::{RunSummary, summarize};
@@ -144,4 +147,65 @@ pub const SWEEP_PARK: &str = r#"Park(
 /// The parktwin binary built for these tests.
 pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_parktwin")
+}
+
+/// A bundled park under `scenarios/`, validated.
+pub fn bundled(name: &str) -> ValidPark {
+    validate(&from_path(&repo("scenarios").join(name)).expect("bundled park loads"))
+        .expect("bundled park is valid")
+}
+
+/// A generated park (`parktwin generate`: recycle loops, tanks, cooling towers, three species
+/// and a tracer) of `enterprises` enterprises from `seed`, 48 steps long.
+pub fn generated(enterprises: usize, seed: u64) -> ValidPark {
+    let text = to_ron(&generate(&GenerateOptions {
+        enterprises,
+        seed,
+        steps: 48,
+    }));
+    validate(&from_str(&text, Path::new("generated.ron")).expect("parses")).expect("valid")
+}
+
+/// One park's state at the start of a step, with the unit inputs of that step (the ECS run
+/// advanced `steps` steps first, so tanks and basins hold water of their own).
+pub struct Frame {
+    /// The park's network.
+    pub topo: Topology,
+    /// Declared species and tracers.
+    pub species: Species,
+    /// The unit inputs of step `steps`.
+    pub inputs: UnitInputs,
+    /// Storage at the start of step `steps`.
+    pub storage: Storage,
+    /// Concentrations at the start of step `steps`.
+    pub quality: Quality,
+    /// The clock of step `steps`.
+    pub clock: Clock,
+}
+
+/// The [`Frame`] of `park` after `steps` steps of its ECS run.
+pub fn frame(park: ValidPark, steps: usize) -> Frame {
+    let mut built = build(park, BuildOptions::default()).expect("builds");
+    for _ in 0..steps {
+        built.sim.step();
+    }
+    let w = &built.sim.world;
+    let (topo, species) = (
+        w.resource::<Topology>().clone(),
+        w.resource::<Species>().clone(),
+    );
+    let storage = w.resource::<Storage>().clone();
+    let quality = w.resource::<Quality>().clone();
+    let mut clock = w.resource::<Clock>().clone();
+    built.sim.step();
+    let inputs = built.sim.resource::<UnitInputs>().clone();
+    clock.step = steps;
+    Frame {
+        topo,
+        species,
+        inputs,
+        storage,
+        quality,
+        clock,
+    }
 }

@@ -3,71 +3,12 @@
 //! nothing: a solver and a cascade that already ran, on the same park or on a park of other
 //! sizes, give bit-identical flows, concentrations and end-of-step storage to fresh ones.
 
+use crate::common::{Frame, bundled, frame, generated};
 use parktwin::engine::diagnostics::Diagnostics;
 use parktwin::engine::flow::{AllocationContext, CouplingStrategy};
-use parktwin::engine::network::Topology;
 use parktwin::engine::priority::Priority;
 use parktwin::engine::quality::QualitySolver;
-use parktwin::engine::state::{Clock, Flows, Quality, Species, Storage, UnitInputs};
-use parktwin::parks::build::{BuildOptions, build};
-use parktwin::parks::generate::{GenerateOptions, generate, to_ron};
-use parktwin::parks::load::{from_path, from_str};
-use parktwin::parks::validate::{ValidPark, validate};
-use std::path::Path;
-
-fn bundled(name: &str) -> ValidPark {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("scenarios")
-        .join(name);
-    validate(&from_path(&path).expect("bundled park loads")).expect("bundled park is valid")
-}
-
-/// A generated park (recycle loops, tanks, cooling towers, three species and a tracer).
-fn generated(enterprises: usize) -> ValidPark {
-    let text = to_ron(&generate(&GenerateOptions {
-        enterprises,
-        seed: 5,
-        steps: 48,
-    }));
-    validate(&from_str(&text, Path::new("generated.ron")).expect("parses")).expect("valid")
-}
-
-/// One park's state at the start of a step, with the unit inputs of that step (the ECS run
-/// advanced `steps` steps first, so tanks and basins hold water of their own).
-struct Frame {
-    topo: Topology,
-    species: Species,
-    inputs: UnitInputs,
-    storage: Storage,
-    quality: Quality,
-    clock: Clock,
-}
-
-fn frame(park: ValidPark, steps: usize) -> Frame {
-    let mut built = build(park, BuildOptions::default()).expect("builds");
-    for _ in 0..steps {
-        built.sim.step();
-    }
-    let w = &built.sim.world;
-    let (topo, species) = (
-        w.resource::<Topology>().clone(),
-        w.resource::<Species>().clone(),
-    );
-    let storage = w.resource::<Storage>().clone();
-    let quality = w.resource::<Quality>().clone();
-    let mut clock = w.resource::<Clock>().clone();
-    built.sim.step();
-    let inputs = built.sim.resource::<UnitInputs>().clone();
-    clock.step = steps;
-    Frame {
-        topo,
-        species,
-        inputs,
-        storage,
-        quality,
-        clock,
-    }
-}
+use parktwin::engine::state::Flows;
 
 /// Everything one allocation and species solve produce, as bits.
 #[derive(Debug, PartialEq)]
@@ -130,7 +71,7 @@ fn reused_cascade_and_solver_match_fresh_ones() {
     let frames = [
         frame(bundled("demo_park.ron"), 30),
         frame(bundled("coastal_park.ron"), 30),
-        frame(generated(6), 20),
+        frame(generated(6, 5), 20),
     ];
     assert!(
         frames[2].topo.largest_loop > 1,
