@@ -608,7 +608,6 @@ pub(crate) fn book_units_listed<W: Width>(
     let nc = w.n();
     let m = nc + 1;
     let nu = topo.n_units();
-    let solids_exit = ExitKind::Solids.index();
     let StepTerms {
         generated,
         removed,
@@ -641,24 +640,19 @@ pub(crate) fn book_units_listed<W: Width>(
         } else {
             &mut *loads
         };
-        let gen_in = &gen_all[u * ns..u * ns + nc];
-        let rem_in = &rem_all[u * ns..u * ns + nc];
-        let sol_in = &sol_all[u * ns..u * ns + nc];
-        let inlet = &inlet_all[u * ns..u * ns + nc];
         let i = u * m;
-        let gen_u = &mut generated[i + 1..i + 1 + nc];
-        let rem_u = &mut removed[i + 1..i + 1 + nc];
-        for s in 0..nc {
-            let g = gen_in[s] * x;
-            let inlet_mass = x * inlet[s];
-            let r = rem_in[s] * inlet_mass;
-            let solids = sol_in[s] * inlet_mass;
-            gen_u[s] += g;
-            rem_u[s] += r + solids;
-            reacted[s] += r;
-            by_exit[s][solids_exit] += solids;
-            park[s] += g;
-        }
+        species_terms(
+            x,
+            &gen_all[u * ns..u * ns + nc],
+            &rem_all[u * ns..u * ns + nc],
+            &sol_all[u * ns..u * ns + nc],
+            &inlet_all[u * ns..u * ns + nc],
+            &mut generated[i + 1..i + 1 + nc],
+            &mut removed[i + 1..i + 1 + nc],
+            reacted,
+            by_exit,
+            park,
+        );
     }
     let (storage_change, stored) = (&mut storage_change[..nu * m], &mut stored[..nu * m]);
     let (volume, volume_end) = (&storage.volume[..nu], &storage.volume_end[..nu]);
@@ -666,19 +660,78 @@ pub(crate) fn book_units_listed<W: Width>(
     for &u in mixed {
         let u = u as usize;
         let i = u * m;
-        let (v0, v1) = (volume[u], volume_end[u]);
-        storage_change[i] = v1 - v0;
-        stored[i] = v0.max(v1);
-        let c0 = &conc[u * ns..u * ns + nc];
-        let c1 = &conc_end[u * ns..u * ns + nc];
-        let ds = &mut storage_change[i + 1..i + 1 + nc];
-        let st = &mut stored[i + 1..i + 1 + nc];
-        for s in 0..nc {
-            let m0 = v0 * c0[s];
-            let m1 = v1 * c1[s];
-            ds[s] = m1 - m0;
-            st[s] = m0.abs().max(m1.abs());
-        }
+        storage_terms(
+            volume[u],
+            volume_end[u],
+            &conc[u * ns..u * ns + nc],
+            &conc_end[u * ns..u * ns + nc],
+            &mut storage_change[i..i + 1 + nc],
+            &mut stored[i..i + 1 + nc],
+        );
+    }
+}
+
+/// One unit's species terms for `x` m³ through it in the step, per species `s`: the load
+/// `g_s·x` into `gen_u` and the park's `park` (from sources, or loads), reaction
+/// `r = f_r,s·x·c_in,s` and solids `f_s,s·x·c_in,s` into `rem_u`, the reaction into the park's
+/// `reacted` and the solids into its exits by solids (g). One helper for the fused pass and
+/// the reference [`finish_step`], so both do the same operations in the same order.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one unit's inputs and the accumulators they feed, taken apart for both passes"
+)]
+#[inline(always)]
+fn species_terms(
+    x: f64,
+    gen_in: &[f64],
+    rem_in: &[f64],
+    sol_in: &[f64],
+    inlet: &[f64],
+    gen_u: &mut [f64],
+    rem_u: &mut [f64],
+    reacted: &mut [f64],
+    by_exit: &mut [[f64; 7]],
+    park: &mut [f64],
+) {
+    let nc = gen_u.len();
+    let solids_exit = ExitKind::Solids.index();
+    let (gen_in, rem_in, sol_in, inlet) =
+        (&gen_in[..nc], &rem_in[..nc], &sol_in[..nc], &inlet[..nc]);
+    let (rem_u, reacted, by_exit, park) = (
+        &mut rem_u[..nc],
+        &mut reacted[..nc],
+        &mut by_exit[..nc],
+        &mut park[..nc],
+    );
+    for s in 0..nc {
+        let g = gen_in[s] * x;
+        let inlet_mass = x * inlet[s];
+        let r = rem_in[s] * inlet_mass;
+        let solids = sol_in[s] * inlet_mass;
+        gen_u[s] += g;
+        rem_u[s] += r + solids;
+        reacted[s] += r;
+        by_exit[s][solids_exit] += solids;
+        park[s] += g;
+    }
+}
+
+/// A mixed volume's storage terms from its volume `v0 → v1` (m³) and concentrations `c0 → c1`
+/// (g/m³): into `ds` (`[water, species…]`) the change `V1 − V0`, `V1·C1 − V0·C0`, and into `st`
+/// the stored amount `max(V0, V1)`, `max(|V0·C0|, |V1·C1|)`. Shared by the fused pass and
+/// the reference [`finish_step`].
+#[inline(always)]
+fn storage_terms(v0: f64, v1: f64, c0: &[f64], c1: &[f64], ds: &mut [f64], st: &mut [f64]) {
+    ds[0] = v1 - v0;
+    st[0] = v0.max(v1);
+    let (ds, st) = (&mut ds[1..], &mut st[1..]);
+    let nc = ds.len();
+    let (c0, c1, st) = (&c0[..nc], &c1[..nc], &mut st[..nc]);
+    for s in 0..nc {
+        let m0 = v0 * c0[s];
+        let m1 = v1 * c1[s];
+        ds[s] = m1 - m0;
+        st[s] = m0.abs().max(m1.abs());
     }
 }
 
@@ -708,7 +761,6 @@ pub(crate) fn finish_step<W: Width>(
     let m = nc + 1;
     let nu = topo.n_units();
     let dt = clock.dt_h;
-    let solids_exit = ExitKind::Solids.index();
     let StepTerms {
         generated,
         removed,
@@ -725,42 +777,33 @@ pub(crate) fn finish_step<W: Width>(
             generated[i] += x;
         }
         if x != 0.0 {
-            let gen_in = &inputs.generated_g_per_m3[u * ns..u * ns + nc];
-            let rem_in = &inputs.removed_fraction[u * ns..u * ns + nc];
-            let sol_in = &inputs.solids_fraction[u * ns..u * ns + nc];
-            let inlet = &quality.inlet[u * ns..u * ns + nc];
-            let gen_u = &mut generated[i + 1..i + 1 + nc];
-            let rem_u = &mut removed[i + 1..i + 1 + nc];
-            for s in 0..nc {
-                let g = gen_in[s] * x;
-                let inlet_mass = x * inlet[s];
-                let r = rem_in[s] * inlet_mass;
-                let solids = sol_in[s] * inlet_mass;
-                gen_u[s] += g;
-                rem_u[s] += r + solids;
-                ledger.species_reacted[s] += r;
-                ledger.species_by_exit[s][solids_exit] += solids;
-                if is_source {
-                    ledger.species_from_sources[s] += g;
-                } else {
-                    ledger.species_loads[s] += g;
-                }
-            }
+            let park = if is_source {
+                &mut ledger.species_from_sources[..]
+            } else {
+                &mut ledger.species_loads[..]
+            };
+            species_terms(
+                x,
+                &inputs.generated_g_per_m3[u * ns..u * ns + nc],
+                &inputs.removed_fraction[u * ns..u * ns + nc],
+                &inputs.solids_fraction[u * ns..u * ns + nc],
+                &quality.inlet[u * ns..u * ns + nc],
+                &mut generated[i + 1..i + 1 + nc],
+                &mut removed[i + 1..i + 1 + nc],
+                &mut ledger.species_reacted,
+                &mut ledger.species_by_exit,
+                park,
+            );
         }
         if topo.unit_quality[u] == QualityKind::Mixed {
-            let (v0, v1) = (storage.volume[u], storage.volume_end[u]);
-            storage_change[i] = v1 - v0;
-            stored[i] = v0.max(v1);
-            let c0 = &storage.conc[u * ns..u * ns + nc];
-            let c1 = &storage.conc_end[u * ns..u * ns + nc];
-            let ds = &mut storage_change[i + 1..i + 1 + nc];
-            let st = &mut stored[i + 1..i + 1 + nc];
-            for s in 0..nc {
-                let m0 = v0 * c0[s];
-                let m1 = v1 * c1[s];
-                ds[s] = m1 - m0;
-                st[s] = m0.abs().max(m1.abs());
-            }
+            storage_terms(
+                storage.volume[u],
+                storage.volume_end[u],
+                &storage.conc[u * ns..u * ns + nc],
+                &storage.conc_end[u * ns..u * ns + nc],
+                &mut storage_change[i..i + 1 + nc],
+                &mut stored[i..i + 1 + nc],
+            );
         }
     }
     judge_step(w, ledger, t, topo, species, clock, diag);
