@@ -693,12 +693,7 @@ impl Priority {
                     lim = lim.min(self.quality_cap(t, p, others, target, ctx));
                 }
             }
-            let leak = ctx.inputs.link_leak[li];
-            let q = (rem - leak).min(lim).max(0.0);
-            let leak = if q > 0.0 { leak } else { 0.0 };
-            flows.link[li] = q;
-            flows.leak[li] = leak;
-            rem -= q + leak;
+            rem = send(li, rem, lim, ctx, flows);
         }
         flows.spill[p] = rem.max(0.0);
     }
@@ -762,13 +757,7 @@ impl Priority {
         } else {
             0.0
         };
-        let mut rem = y;
-        let leak = ctx.inputs.link_leak[li];
-        let q = (rem - leak).min(lim).max(0.0);
-        let leak = if q > 0.0 { leak } else { 0.0 };
-        flows.link[li] = q;
-        flows.leak[li] = leak;
-        rem -= q + leak;
+        let rem = send(li, y, lim, ctx, flows);
         flows.spill[p] = rem.max(0.0);
     }
 
@@ -911,6 +900,20 @@ impl Priority {
             );
         }
     }
+}
+
+/// Sends what link `li` takes of `rem` m³/h still to route from its port, up to `lim`: the
+/// link carries `q = max(min(rem − leak, lim), 0)` and loses its leak rate only while it
+/// carries water. Writes the link's flow and leak and returns what is left to route,
+/// `rem − q − leak`. Shared by [`Priority::route`] and [`Priority::route_single`].
+#[inline(always)]
+fn send(li: usize, rem: f64, lim: f64, ctx: &AllocationContext<'_>, flows: &mut Flows) -> f64 {
+    let leak = ctx.inputs.link_leak[li];
+    let q = (rem - leak).min(lim).max(0.0);
+    let leak = if q > 0.0 { leak } else { 0.0 };
+    flows.link[li] = q;
+    flows.leak[li] = leak;
+    rem - (q + leak)
 }
 
 impl CouplingStrategy for Priority {
