@@ -47,6 +47,7 @@
 //! they do not change flows, quality or storage, so the flow sums read the same values here as
 //! in the Record phase.
 
+use crate::arith::{add_scaled, any};
 use crate::diagnostics::Diagnostics;
 use crate::events::ParkModifiers;
 use crate::ledger::{
@@ -154,7 +155,7 @@ fn fused<W: Width>(w: W, view: &StepView, books: &mut StepBooks) {
     let units = &mut summary.units[..nu];
     // A step without leaks (most steps) books no leak terms at all: one branch-free scan
     // decides, and the leak shares run as a second pass over the links only when one leaks.
-    let any_leak = any_nonzero(link_leak);
+    let any_leak = any(link_leak, |x| x != 0.0);
     let park_electricity = {
         let totals = &mut summary.links[..nl];
         let pumping = &mut books.energy.pumping_kwh[..nl];
@@ -209,7 +210,7 @@ fn fused<W: Width>(w: W, view: &StepView, books: &mut StepBooks) {
     // Only exit ports, spills and leaks book anything per port. In a step without spill or
     // leak (most steps) every other port adds only zeros (`x + 0·Δt`, the same value: no
     // total here is ever −0), so the pass visits the exit ports alone, in port order.
-    if any_leak || any_nonzero(port_spill) {
+    if any_leak || any(port_spill, |x| x != 0.0) {
         let all = 0..np;
         port_pass(
             w, all, ns, dt, any_leak, topo, flows, &ports, qport, units, &mut sums, &mut terms,
@@ -319,20 +320,6 @@ struct LinkArrays<'a> {
     eta: &'a [f64],
 }
 
-/// `true` when some value is not zero (a NaN is not zero), scanned without early exit so the
-/// compiler can vectorise it.
-fn any_nonzero(v: &[f64]) -> bool {
-    let mut hit = [false; 4];
-    let chunks = v.chunks_exact(4);
-    let rest = chunks.remainder();
-    for c in chunks {
-        for k in 0..4 {
-            hit[k] |= c[k] != 0.0;
-        }
-    }
-    rest.iter().any(|&x| x != 0.0) || hit.iter().any(|&h| h)
-}
-
 /// Every link's shares except its leak's, in link order: pumping `e` ([`account_link`], on
 /// the link, its sending unit and the park's sum, which is returned), repeated use
 /// `q·u` (`u` the 'already used' tracer at `c[t]`, `t = used`) per receiving unit and per link,
@@ -390,12 +377,8 @@ fn link_pass<W: Width>(
             reuse[u] += qu;
             link_used[l] += qu;
         }
-        // The flow sums' `Σ q·c` (as `SumsMut::link_flow`).
-        let ls = &mut link_species[l * nc..(l + 1) * nc];
-        let cc = &c[..nc];
-        for s in 0..nc {
-            ls[s] += q * cc[s];
-        }
+        // The flow sums' `Σ q·c` (as `SumsMut::link_flow`, on the slice held for the loop).
+        add_scaled(&mut link_species[l * nc..(l + 1) * nc], q, c);
         book_link_flow(w, terms, q, leak, dt, v, u, c);
     }
     park_electricity

@@ -27,6 +27,7 @@
 //! a clearing pass. Violations are diagnosed by an extra pass, in unit and kind order, only in a
 //! step that has one.
 
+use crate::arith::add_scaled;
 use crate::diagnostics::{DiagnosticKind, Diagnostics};
 use crate::network::{ExitKind, FlowKind, PortRole, QualityKind, Topology};
 use crate::state::{Clock, Flows, Quality, Species, Storage, UnitInputs};
@@ -521,9 +522,7 @@ pub(crate) fn book_link_leak<W: Width>(
 #[inline(always)]
 fn add_amount(dst: &mut [f64], a: f64, c: &[f64]) {
     dst[0] += a;
-    for (d, &cs) in dst[1..].iter_mut().zip(c) {
-        *d += a * cs;
-    }
+    add_scaled(&mut dst[1..], a, c);
 }
 
 /// The park's species leaving by exit kind `k`: `a·c` per species, g.

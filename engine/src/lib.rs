@@ -28,6 +28,7 @@
 //! - [`width`]: the hot loops instantiated per species count.
 
 pub mod accounting;
+mod arith;
 pub mod diagnostics;
 pub mod error;
 pub mod events;

@@ -8,6 +8,7 @@
 //! emissions as booked by the units. Cost: electricity and heat at their prices, chemicals,
 //! and water charges booked by the units (purchase, discharge fees).
 
+use crate::arith::add_scaled;
 use crate::network::{ExitKind, PortRole, Topology};
 use crate::state::{Clock, Energy, Factors, Flows, Quality, Species, Storage};
 use bevy_ecs::resource::Resource;
@@ -607,11 +608,7 @@ impl SumsMut<'_> {
     #[inline(always)]
     pub(crate) fn link_flow<W: crate::width::Width>(&mut self, w: W, l: usize, q: f64, c: &[f64]) {
         let nc = w.n();
-        let c = &c[..nc];
-        let ls = &mut self.link_species[l * nc..(l + 1) * nc];
-        for s in 0..nc {
-            ls[s] += q * c[s];
-        }
+        add_scaled(&mut self.link_species[l * nc..(l + 1) * nc], q, c);
     }
 
     /// A leak's `leak·c` as an exit by leak of unit `v` (the leak part of [`SumsMut::link`],
@@ -625,15 +622,8 @@ impl SumsMut<'_> {
         leak: f64,
         c: &[f64],
     ) {
-        let nc = w.n();
-        let nk = ExitKind::ALL.len();
         if leak != 0.0 {
-            let c = &c[..nc];
-            let base = (v * nk + ExitKind::Leak.index()) * nc;
-            let ex = &mut self.exit_species[base..base + nc];
-            for s in 0..nc {
-                ex[s] += leak * c[s];
-            }
+            add_scaled(self.exit_row(w.n(), v, ExitKind::Leak), leak, c);
         }
     }
 
@@ -650,24 +640,21 @@ impl SumsMut<'_> {
         c: &[f64],
     ) {
         let nc = w.n();
-        let nk = ExitKind::ALL.len();
-        let c = &c[..nc];
         if let PortRole::Exit(k) = role
             && q != 0.0
         {
-            let base = (u * nk + k.index()) * nc;
-            let ex = &mut self.exit_species[base..base + nc];
-            for s in 0..nc {
-                ex[s] += q * c[s];
-            }
+            add_scaled(self.exit_row(nc, u, k), q, c);
         }
         if spill != 0.0 {
-            let base = (u * nk + ExitKind::Spill.index()) * nc;
-            let ex = &mut self.exit_species[base..base + nc];
-            for s in 0..nc {
-                ex[s] += spill * c[s];
-            }
+            add_scaled(self.exit_row(nc, u, ExitKind::Spill), spill, c);
         }
+    }
+
+    /// Unit `u`'s species leaving by exit kind `k` (`nc` species), g/h summed over steps.
+    #[inline(always)]
+    fn exit_row(&mut self, nc: usize, u: usize, k: ExitKind) -> &mut [f64] {
+        let base = (u * ExitKind::ALL.len() + k.index()) * nc;
+        &mut self.exit_species[base..base + nc]
     }
 }
 

@@ -9,6 +9,7 @@
 //! touching the same data always run in a declared order.
 
 use crate::accounting::{AccountCache, StepBooks, StepView, account_and_book};
+use crate::arith::{all_finite, any};
 use crate::diagnostics::{DiagnosticKind, Diagnostics};
 use crate::events::{Events, ParkModifiers, apply_events};
 use crate::flow::{AllocationContext, Strategy};
@@ -98,44 +99,12 @@ fn allocate(
     let step = clock.step;
     // Most steps meet every demand and spill nothing: one branch-free scan each decides
     // whether the per-item loops that name the units are needed.
-    if any_positive(&flows.unmet) {
+    if any(&flows.unmet, |x| x > 0.0) {
         unmet_diagnostics(&topo, &inputs, &flows, step, &mut diag);
     }
-    if any_positive(&flows.spill) {
+    if any(&flows.spill, |x| x > 0.0) {
         spill_diagnostics(&topo, &flows, step, &mut diag);
     }
-}
-
-/// `true` when every value is finite: `x·0` is 0 for a finite `x` and NaN otherwise, so the
-/// sum of those products is 0 exactly when all are finite (no overflow is possible). Four
-/// independent partial sums let the compiler vectorise the scan.
-fn all_finite(v: &[f64]) -> bool {
-    let mut acc = [0.0f64; 4];
-    let chunks = v.chunks_exact(4);
-    let rest = chunks.remainder();
-    for c in chunks {
-        for k in 0..4 {
-            acc[k] += c[k] * 0.0;
-        }
-    }
-    for (k, &x) in rest.iter().enumerate() {
-        acc[k] += x * 0.0;
-    }
-    (acc[0] + acc[1] + acc[2] + acc[3]) == 0.0
-}
-
-/// `true` when some value is above zero (NaN is not), scanned without early exit so the
-/// compiler can vectorise it.
-fn any_positive(v: &[f64]) -> bool {
-    let mut hit = [false; 4];
-    let chunks = v.chunks_exact(4);
-    let rest = chunks.remainder();
-    for c in chunks {
-        for k in 0..4 {
-            hit[k] |= c[k] > 0.0;
-        }
-    }
-    rest.iter().any(|&x| x > 0.0) || hit.iter().any(|&h| h)
 }
 
 /// Unmet-demand diagnostics, one per unit short of its target.
