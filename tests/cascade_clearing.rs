@@ -5,9 +5,9 @@
 //! `Flows` full of NaN (as if every entry were stale) gives bit for bit the flows of one handed
 //! zeroed `Flows`, and so does a cascade that reuses one `Flows` over several steps.
 
-use crate::common::{Frame, bundled, frame, generated};
+use crate::common::{Frame, bundled, flow_bits, frame, generated};
 use parktwin::engine::diagnostics::Diagnostics;
-use parktwin::engine::flow::{AllocationContext, CouplingStrategy};
+use parktwin::engine::flow::CouplingStrategy;
 use parktwin::engine::network::Topology;
 use parktwin::engine::priority::Priority;
 use parktwin::engine::state::{Flows, UnitInputs};
@@ -30,31 +30,8 @@ fn stressed(f: &Frame, avail: f64) -> UnitInputs {
     inputs
 }
 
-/// All six flow arrays as bits.
-fn bits(flows: &Flows) -> Vec<u64> {
-    [
-        &flows.link,
-        &flows.throughput,
-        &flows.unmet,
-        &flows.port,
-        &flows.spill,
-        &flows.leak,
-    ]
-    .into_iter()
-    .flat_map(|v| v.iter().map(|x| x.to_bits()))
-    .collect()
-}
-
 fn allocate(f: &Frame, inputs: &UnitInputs, cascade: &mut Priority, flows: &mut Flows) {
-    let ctx = AllocationContext {
-        topo: &f.topo,
-        inputs,
-        storage: &f.storage,
-        previous_quality: &f.quality,
-        species: &f.species,
-        clock: &f.clock,
-    };
-    cascade.allocate(&ctx, flows, &mut Diagnostics::default());
+    cascade.allocate(&f.context(inputs), flows, &mut Diagnostics::default());
 }
 
 /// `Flows` with every entry NaN: any entry the cascade read before writing, or left unwritten,
@@ -118,7 +95,7 @@ fn stale_flows_do_not_change_the_cascade() {
             let mut stale = poisoned(&f.topo);
             allocate(&f, &inputs, &mut Priority::new(), &mut stale);
             assert!(
-                bits(&stale) == bits(&zero),
+                flow_bits(&stale) == flow_bits(&zero),
                 "{name} ({case}): NaN-filled flows changed the cascade's result"
             );
         }
@@ -144,7 +121,7 @@ fn reused_flows_match_fresh_ones_step_after_step() {
             allocate(&f, &inputs, &mut Priority::new(), &mut fresh);
             allocate(&f, &inputs, &mut cascade, &mut flows);
             assert!(
-                bits(&flows) == bits(&fresh),
+                flow_bits(&flows) == flow_bits(&fresh),
                 "{name}, step {k}: reused flows changed the cascade's result"
             );
         }

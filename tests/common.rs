@@ -1,9 +1,9 @@
 //! Helpers shared by the integration tests.
 
-use parktwin::engine::flow::CouplingStrategy;
+use parktwin::engine::flow::{AllocationContext, CouplingStrategy};
 use parktwin::engine::network::Topology;
 use parktwin::engine::sim::Simulation;
-use parktwin::engine::state::{Clock, Quality, Species, Storage, UnitInputs};
+use parktwin::engine::state::{Clock, Flows, Quality, Species, Storage, UnitInputs};
 use parktwin::parks::build::{BuildOptions, BuiltPark, build};
 use parktwin::parks::generate::{GenerateOptions, generate, to_ron};
 use parktwin::parks::load::{LoadError, from_path, from_str};
@@ -208,4 +208,38 @@ pub fn frame(park: ValidPark, steps: usize) -> Frame {
         quality,
         clock,
     }
+}
+
+impl Frame {
+    /// The allocation context of the frame's step, with the unit inputs `inputs`.
+    pub fn context<'a>(&'a self, inputs: &'a UnitInputs) -> AllocationContext<'a> {
+        AllocationContext {
+            topo: &self.topo,
+            inputs,
+            storage: &self.storage,
+            previous_quality: &self.quality,
+            species: &self.species,
+            clock: &self.clock,
+        }
+    }
+}
+
+/// The values of `parts`, in order, as bits (for bit-for-bit comparisons).
+pub fn bits<'a>(parts: impl IntoIterator<Item = &'a Vec<f64>>) -> Vec<u64> {
+    parts
+        .into_iter()
+        .flat_map(|v| v.iter().map(|x| x.to_bits()))
+        .collect()
+}
+
+/// All six arrays of `flows` as bits.
+pub fn flow_bits(flows: &Flows) -> Vec<u64> {
+    bits([
+        &flows.link,
+        &flows.throughput,
+        &flows.unmet,
+        &flows.port,
+        &flows.spill,
+        &flows.leak,
+    ])
 }

@@ -3,9 +3,9 @@
 //! nothing: a solver and a cascade that already ran, on the same park or on a park of other
 //! sizes, give bit-identical flows, concentrations and end-of-step storage to fresh ones.
 
-use crate::common::{Frame, bundled, frame, generated};
+use crate::common::{Frame, bits, bundled, flow_bits, frame, generated};
 use parktwin::engine::diagnostics::Diagnostics;
-use parktwin::engine::flow::{AllocationContext, CouplingStrategy};
+use parktwin::engine::flow::CouplingStrategy;
 use parktwin::engine::priority::Priority;
 use parktwin::engine::quality::QualitySolver;
 use parktwin::engine::state::Flows;
@@ -18,26 +18,12 @@ struct Outcome {
     storage: Vec<u64>,
 }
 
-fn bits<'a>(parts: impl IntoIterator<Item = &'a Vec<f64>>) -> Vec<u64> {
-    parts
-        .into_iter()
-        .flat_map(|v| v.iter().map(|x| x.to_bits()))
-        .collect()
-}
-
 fn step(f: &Frame, cascade: &mut Priority, solver: &mut QualitySolver) -> Outcome {
     let mut flows = Flows::new(&f.topo);
     let mut storage = f.storage.clone();
     let mut quality = f.quality.clone();
     let mut diag = Diagnostics::default();
-    let ctx = AllocationContext {
-        topo: &f.topo,
-        inputs: &f.inputs,
-        storage: &f.storage,
-        previous_quality: &f.quality,
-        species: &f.species,
-        clock: &f.clock,
-    };
+    let ctx = f.context(&f.inputs);
     cascade.allocate(&ctx, &mut flows, &mut diag);
     solver.solve(
         &f.topo,
@@ -50,14 +36,7 @@ fn step(f: &Frame, cascade: &mut Priority, solver: &mut QualitySolver) -> Outcom
         &mut diag,
     );
     Outcome {
-        flows: bits([
-            &flows.link,
-            &flows.throughput,
-            &flows.unmet,
-            &flows.port,
-            &flows.spill,
-            &flows.leak,
-        ]),
+        flows: flow_bits(&flows),
         quality: bits([&quality.inlet, &quality.port]),
         storage: bits([&storage.volume_end, &storage.conc_end]),
     }
