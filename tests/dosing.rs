@@ -129,21 +129,24 @@ fn balances_close_under_smart_and_fixed_control() {
 
 /// Without a controller results are bit-identical to before it existed: SHA-256 of
 /// `parktwin run PARK --json` for the demo, coastal (scaling limits and inhibitor) and metered
-/// parks, computed with the `main` binary at commit 746d3a9 before this change.
+/// parks, without the `balance` report ([`digest_without_balance`]). Computed from the
+/// summaries of the binary at 89139e1, whose whole outputs hash to the first pins, taken with
+/// the `main` binary at commit 746d3a9 before the controller existed (demo d329a8e8…, coastal
+/// d7ed2b12…, metered 8495aeea…).
 #[test]
 fn parks_without_controller_are_unchanged() {
     for (park, want) in [
         (
             "demo_park.ron",
-            "d329a8e8c64489430dd85b6889fc0f96468431b75b089df5cb09e9d9a98bf7e2",
+            "62ae3ef5c76d623edf8bfddc6d607304f49db6001c23a24e334a9397f61efc06",
         ),
         (
             "coastal_park.ron",
-            "d7ed2b12dc5ce9955b09f399ed2a899afcbd57f943624ec9e1390cedcd5e09a3",
+            "420bd44dd8a51b686bc548450855d67eb3a9086133a236c2b5bfd35a8a6ab85d",
         ),
         (
             "metered_park.ron",
-            "8495aeea1633d3547a652c1f257e57fe61eae2290714ac17aed9d275306fad01",
+            "c31fbc0a1c80c25ee6e89c8d3ce6d6635a7be7ee53ebdb5983bed948bcea7b28",
         ),
     ] {
         let out = Command::new(bin())
@@ -152,12 +155,25 @@ fn parks_without_controller_are_unchanged() {
             .output()
             .expect("parktwin runs");
         assert!(out.status.success(), "{park}");
-        let got: String = Sha256::digest(&out.stdout)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        assert_eq!(got, want, "{park}: summary changed");
+        assert_eq!(
+            digest_without_balance(&out.stdout),
+            want,
+            "{park}: summary changed"
+        );
     }
+}
+
+/// SHA-256 of a `run --json` summary with its `balance` report removed. That report (the
+/// worst closure residual and where) changed on purpose when the park's judge took its units'
+/// stored amounts into its scale; every other value must stay bit-identical.
+fn digest_without_balance(stdout: &[u8]) -> String {
+    let mut v: serde_json::Value = serde_json::from_slice(stdout).expect("JSON summary");
+    v.as_object_mut().expect("an object").remove("balance");
+    let text = serde_json::to_string(&v).expect("serialises");
+    Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// The controller needs the calcium and alkalinity species and a declared conductivity meter

@@ -226,3 +226,29 @@ fn seeds_are_what_they_claim() {
     assert_eq!(harness::scenario_text(SCENARIO_SEEDS[1], &park), 3);
     assert_eq!(harness::scenario_text(SCENARIO_SEEDS[6], &park), 0);
 }
+
+/// A case the fuzzer found: the tour park with no city water and a 4·10⁹ m³ cooling-tower
+/// basin at 2,000 mg/L (8·10¹² g of TDS stored). Each unit's storage change `V1·C1 − V0·C0`
+/// is rounded at that scale (about 10⁻³ g), and the park's balance used to be judged
+/// without the stored amounts in its scale, so it reported 41 closure violations of 1.4e-6
+/// relative. The park's judge now scales by its units' stored amounts, as each unit's does.
+#[test]
+fn a_huge_basin_closes_at_park_level() {
+    let text = mutate(
+        PARK_SEEDS[2],
+        PARK_SEEDS[3],
+        &[
+            Edit::Number(8710102183716708283, 7),
+            Edit::Number(5618276438218230804, 5),
+        ],
+    );
+    assert!(
+        text.contains("holding_volume_m3: 4e9"),
+        "the mutation still makes the huge basin"
+    );
+    assert!(
+        text.contains("cap_m3_per_h: 0.0"),
+        "the mutation still cuts the city water"
+    );
+    harness::short_run(&text);
+}

@@ -175,6 +175,9 @@ pub(crate) struct StepTerms {
     m: usize,
     /// The park's balances (water, then species).
     park: Vec<Terms>,
+    /// The park's stored amounts per balance kind: the sum over its units of each one's
+    /// `max(|start|, |end|)` (m³, g), the scale of the rounding in its storage change.
+    park_stored: Vec<f64>,
     /// The step's worst (relative, absolute residual, unit) per balance kind.
     worst: Vec<(f64, f64, usize)>,
 }
@@ -208,6 +211,8 @@ impl StepTerms {
     fn reset_park(&mut self, m: usize) {
         self.park.clear();
         self.park.resize(m, Terms::default());
+        self.park_stored.clear();
+        self.park_stored.resize(m, 0.0);
         self.worst.clear();
         // A relative residual is never below zero, so the first balance always enters the
         // comparison (and is taken, as it is the first).
@@ -835,6 +840,7 @@ pub(crate) fn judge_step<W: Width>(
     // the summed terms for the next step.
     t.reset_park(m);
     let (mut park_v, mut worst_v) = (std::mem::take(&mut t.park), std::mem::take(&mut t.worst));
+    let mut park_stored = std::mem::take(&mut t.park_stored);
     let n = nu * m;
     let StepTerms {
         inflow,
@@ -896,16 +902,18 @@ pub(crate) fn judge_step<W: Width>(
         }
     }
     for k in 0..m {
-        let (p, w) = park_and_worst(
+        let (p, stored_sum, w) = park_and_worst(
             k,
             m,
             &generated[..n],
             &removed[..n],
             &storage_change[..n],
+            &stored[..n],
             &residual[..n],
             &rel[..n],
         );
         park_v[k] = p;
+        park_stored[k] = stored_sum;
         worst_v[k] = w;
     }
     let totals = &mut ledger.unit_totals;
@@ -937,7 +945,10 @@ pub(crate) fn judge_step<W: Width>(
         } else {
             SPECIES_FLOOR_G
         };
-        let (r, rel, bad) = judge(terms, 0.0, floor);
+        // The park's storage change sums its units' `V1·C1 − V0·C0`, each rounded at the
+        // scale of what the unit stores, so the stored amounts scale the park's judge as they
+        // scale each unit's.
+        let (r, rel, bad) = judge(terms, park_stored[k], floor);
         let slot = if k == 0 {
             &mut ledger.worst_water
         } else {
@@ -961,6 +972,7 @@ pub(crate) fn judge_step<W: Width>(
         }
     }
     t.park = park_v;
+    t.park_stored = park_stored;
     t.worst = worst_v;
     ledger.step = t;
 }
@@ -1009,12 +1021,17 @@ fn judge_all(
 }
 
 /// For balance kind `k` (of `m` per unit): the park's sums of the units' generated, removed and
-/// Δstorage terms (in unit order, from zero), and the step's worst balance `(relative, r,
+/// Δstorage terms (in unit order, from zero), the sum of their stored amounts (the scale of the
+/// park's storage change), and the step's worst balance `(relative, r,
 /// unit)`: the first in unit order with the largest relative residual, or the first NaN
 /// (`usize::MAX` as unit when there are no units).
 #[expect(
     clippy::neg_cmp_op_on_partial_ord,
     reason = "`!(rk <= worst)` is also true for a NaN: one cheap test lets a new worst and a NaN in"
+)]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "each term array is an argument so the strided pass reads them without reloads"
 )]
 #[inline(never)]
 fn park_and_worst(
@@ -1023,22 +1040,25 @@ fn park_and_worst(
     generated: &[f64],
     removed: &[f64],
     storage_change: &[f64],
+    stored: &[f64],
     residual: &[f64],
     rel: &[f64],
-) -> (Terms, (f64, f64, usize)) {
+) -> (Terms, f64, (f64, f64, usize)) {
     let mut park = Terms::default();
+    let mut park_stored = 0.0;
     // A relative residual is never below zero, so the first balance always enters the
     // comparison (and is taken, as it is the first).
     let mut worst = (f64::NEG_INFINITY, 0.0, usize::MAX);
     let n = rel.len();
     let (generated, removed) = (&generated[..n], &removed[..n]);
-    let (storage_change, residual) = (&storage_change[..n], &residual[..n]);
+    let (storage_change, stored, residual) = (&storage_change[..n], &stored[..n], &residual[..n]);
     let mut i = k;
     let mut u = 0;
     while i < n {
         park.generated += generated[i];
         park.removed += removed[i];
         park.storage_change += storage_change[i];
+        park_stored += stored[i];
         let rk = rel[i];
         if !(rk <= worst.0)
             && (worst.2 == usize::MAX || rk > worst.0 || (rk.is_nan() && !worst.0.is_nan()))
@@ -1048,7 +1068,7 @@ fn park_and_worst(
         i += m;
         u += 1;
     }
-    (park, worst)
+    (park, park_stored, worst)
 }
 
 /// `total[i] += step[i]; step[i] = 0` for every balance: adds a summed term of the step into
