@@ -34,10 +34,11 @@
 //! are computed from its own throughput; the residual of a non-converged loop is the last pass's
 //! change.
 
+use crate::arith::any;
 use crate::diagnostics::{DiagnosticKind, Diagnostics};
 use crate::flow::{AllocationContext, CouplingStrategy};
 use crate::network::{Component, FlowKind, PortRole, Topology};
-use crate::state::Flows;
+use crate::state::{Flows, UnitInputs};
 
 /// Passes over a recycle loop before giving up.
 pub const MAX_PASSES: usize = 500;
@@ -50,6 +51,8 @@ pub struct Priority {
     supply_used: Vec<f64>,
     snapshot: Vec<f64>,
     previous: Vec<f64>,
+    /// Whether any unit has a finite inlet limit this step (else `has_limits` is not read).
+    any_limits: bool,
     has_limits: Vec<bool>,
     fill: Vec<f64>,
     mass: Vec<f64>,
@@ -64,33 +67,27 @@ pub struct Priority {
 struct Tables {
     /// Units, ports and links of the topology they were built for.
     key: Option<[usize; 3]>,
-    /// CSR start of each unit's supply links in `pull` (length `n_units + 1`).
-    pull_start: Vec<u32>,
     /// Supply links into each unit, in pull order (`Topology::pulled_into`).
     pull: Vec<PullLink>,
-    /// CSR start of each unit's pushed links in `push` (length `n_units + 1`).
-    push_start: Vec<u32>,
     /// Pushed links into each unit (`Topology::pushed_into` order).
     push: Vec<PushLink>,
     /// CSR start of each port's links in `route` (length `n_ports + 1`).
     route_start: Vec<u32>,
     /// Links leaving each port, in routing order (`Topology::links_of_port`).
     route: Vec<RouteLink>,
-    /// Per unit: its flow kind and where its records start in `push`, `pull` and `outs`.
+    /// Per unit: its flow kind and its ranges in `push`, `pull` and `outs`.
     unit: Vec<UnitPlan>,
-    /// CSR start of each unit's ports in `outs` (length `n_units + 1`).
-    outs_start: Vec<u32>,
     /// The ports a visit writes, in port order: a tank's supply, exit and (first) overflow
     /// ports, any other unit's driven and exit ports.
     outs: Vec<OutPort>,
     /// The walk in flow order: a unit index for each acyclic component, `LOOP | c` for the
     /// cyclic component `c` (visited by [`Priority::iterate`]).
     walk: Vec<u32>,
-    /// Per port: routed by [`Priority::route_single`] (a cascade, not split, over one link into
-    /// a unit that is not a Demand unit).
-    single: Vec<bool>,
     /// Supply ports, in port order, with their unit when it is a source (else `u32::MAX`).
     supply_ports: Vec<(u32, u32)>,
+    /// The suppliers of supply links: the only units whose `supply_used` the walk reads, so
+    /// the only entries `prepare` zeroes.
+    suppliers: Vec<u32>,
     /// The entries of `Flows` the walk may read before it writes them in a step, or never
     /// writes (see [`Tables::plan_clearing`]): the only ones `allocate` zeroes.
     clear: Clearing,
@@ -99,10 +96,23 @@ struct Tables {
 /// Marks a cyclic component in [`Tables::walk`].
 const LOOP: u32 = 1 << 31;
 
-/// A unit as the walk visits it.
+/// A unit as the walk visits it: one record read once per visit, instead of its kind and
+/// three pairs of CSR starts read from four arrays.
 #[derive(Clone, Copy, Debug)]
 struct UnitPlan {
     kind: FlowKind,
+    /// Its pushed links' range in [`Tables::push`].
+    push: [u32; 2],
+    /// Its supply links' range in [`Tables::pull`].
+    pull: [u32; 2],
+    /// Its written ports' range in [`Tables::outs`].
+    outs: [u32; 2],
+}
+
+/// `start..end` of a compiled range.
+#[inline(always)]
+fn span(r: [u32; 2]) -> std::ops::Range<usize> {
+    r[0] as usize..r[1] as usize
 }
 
 /// What a visit does with one of the unit's ports.
@@ -123,11 +133,20 @@ enum Out {
     Overflow,
 }
 
-/// A port a visit writes.
+/// A port a visit writes. A port routed by [`route_single`] (role [`Out::Single`], or a tank's
+/// overflow with `single` set) carries its one link's record, so routing it reads no table.
 #[derive(Clone, Copy, Debug)]
 struct OutPort {
     port: u32,
     role: Out,
+    /// A cascade over one link into a unit that is not a Demand unit.
+    single: bool,
+    /// That link (0 when not `single`).
+    link: u32,
+    /// Its receiver.
+    to: u32,
+    /// Its capacity, m³/h.
+    cap: f64,
 }
 
 /// Indices of the `Flows` entries that must be zero before the walk (see
@@ -191,21 +210,23 @@ impl Tables {
             key: Some(key),
             ..Tables::default()
         };
-        t.pull_start.push(0);
-        t.push_start.push(0);
+        let mut pull = Vec::with_capacity(topo.n_units());
+        let mut push = Vec::with_capacity(topo.n_units());
         for u in 0..topo.n_units() {
+            let p0 = t.pull.len() as u32;
             t.pull.extend(topo.pulled_into(u).iter().map(|&l| PullLink {
                 link: l,
                 from: topo.link_from[l as usize],
                 port: topo.link_from_port[l as usize],
                 cap: topo.link_cap[l as usize],
             }));
-            t.pull_start.push(t.pull.len() as u32);
+            pull.push([p0, t.pull.len() as u32]);
+            let s0 = t.push.len() as u32;
             t.push.extend(topo.pushed_into(u).iter().map(|&l| PushLink {
                 link: l,
                 port: topo.link_from_port[l as usize],
             }));
-            t.push_start.push(t.push.len() as u32);
+            push.push([s0, t.push.len() as u32]);
         }
         t.route_start.push(0);
         for p in 0..topo.n_ports() {
@@ -219,7 +240,7 @@ impl Tables {
                 }));
             t.route_start.push(t.route.len() as u32);
         }
-        t.single = (0..topo.n_ports())
+        let single: Vec<bool> = (0..topo.n_ports())
             .map(|p| {
                 let links = &t.route[t.route_start[p] as usize..t.route_start[p + 1] as usize];
                 !topo.port_split[p] && links.len() == 1 && !links[0].demand
@@ -237,10 +258,9 @@ impl Tables {
                 }
             })
             .collect();
-        t.outs_start.push(0);
         for u in 0..topo.n_units() {
             let kind = topo.unit_flow[u];
-            t.unit.push(UnitPlan { kind });
+            let o0 = t.outs.len() as u32;
             let mut overflow = false;
             for p in topo.ports_of(u) {
                 let role = match (kind, topo.port_role[p]) {
@@ -252,17 +272,28 @@ impl Tables {
                     }
                     (FlowKind::Tank, _) => continue,
                     (_, PortRole::Driven) if topo.port_split[p] => Out::Split,
-                    (_, PortRole::Driven) if t.single[p] => Out::Single,
+                    (_, PortRole::Driven) if single[p] => Out::Single,
                     (_, PortRole::Driven) => Out::Cascade,
                     (_, PortRole::Exit(_)) => Out::Exit,
                     _ => continue,
                 };
+                let rl = (single[p] && matches!(role, Out::Single | Out::Overflow))
+                    .then(|| t.route[t.route_start[p] as usize]);
                 t.outs.push(OutPort {
                     port: p as u32,
                     role,
+                    single: rl.is_some(),
+                    link: rl.map_or(0, |rl| rl.link),
+                    to: rl.map_or(0, |rl| rl.to),
+                    cap: rl.map_or(0.0, |rl| rl.cap),
                 });
             }
-            t.outs_start.push(t.outs.len() as u32);
+            t.unit.push(UnitPlan {
+                kind,
+                push: push[u],
+                pull: pull[u],
+                outs: [o0, t.outs.len() as u32],
+            });
         }
         for p in 0..topo.n_ports() {
             if topo.port_role[p] == PortRole::Supply {
@@ -272,6 +303,9 @@ impl Tables {
                     .push((p as u32, if source { u } else { u32::MAX }));
             }
         }
+        t.suppliers = t.pull.iter().map(|pl| pl.from).collect();
+        t.suppliers.sort_unstable();
+        t.suppliers.dedup();
         t.plan_clearing(topo);
         *self = t;
     }
@@ -316,8 +350,7 @@ impl Tables {
                 for pl in self.pulled_into(u) {
                     written[pl.link as usize] = true;
                 }
-                let outs = self.outs_start[u] as usize..self.outs_start[u + 1] as usize;
-                for op in &self.outs[outs] {
+                for op in &self.outs[span(self.unit[u].outs)] {
                     let p = op.port as usize;
                     let links = self.route_start[p] as usize..self.route_start[p + 1] as usize;
                     match op.role {
@@ -374,12 +407,68 @@ impl Tables {
 
     /// Supply links into unit `u`, in pull order.
     fn pulled_into(&self, u: usize) -> &[PullLink] {
-        &self.pull[self.pull_start[u] as usize..self.pull_start[u + 1] as usize]
+        &self.pull[span(self.unit[u].pull)]
     }
 
     /// Pushed links into unit `u`.
     fn pushed_into(&self, u: usize) -> &[PushLink] {
-        &self.push[self.push_start[u] as usize..self.push_start[u + 1] as usize]
+        &self.push[span(self.unit[u].push)]
+    }
+}
+
+/// The step's arrays the walk reads and writes, cut once per `allocate` to their exact lengths
+/// (links, ports, units), so that after inlining one bounds check on an index covers every
+/// array of its length.
+struct Step<'a> {
+    /// `Flows::link`, per link.
+    link: &'a mut [f64],
+    /// `Flows::leak`, per link.
+    leak: &'a mut [f64],
+    /// `UnitInputs::link_leak`, per link.
+    link_leak: &'a [f64],
+    /// `Flows::port`, per port.
+    port: &'a mut [f64],
+    /// `Flows::spill`, per port.
+    spill: &'a mut [f64],
+    /// `UnitInputs::port_share`, per port.
+    port_share: &'a [f64],
+    /// `Flows::throughput`, per unit.
+    throughput: &'a mut [f64],
+    /// `Flows::unmet`, per unit.
+    unmet: &'a mut [f64],
+    /// `UnitInputs::online`, per unit.
+    online: &'a [bool],
+    /// `UnitInputs::target`, per unit.
+    target: &'a [f64],
+    /// `UnitInputs::supply_avail`, per unit.
+    supply_avail: &'a [f64],
+    /// What each supplier gave this step, m³/h (leaks included), per unit.
+    supply_used: &'a mut [f64],
+}
+
+impl<'a> Step<'a> {
+    /// Cuts the arrays of `flows`, `inputs` and `supply_used` to the topology's sizes.
+    fn new(
+        topo: &Topology,
+        inputs: &'a UnitInputs,
+        flows: &'a mut Flows,
+        supply_used: &'a mut [f64],
+    ) -> Self {
+        let (nl, np, nu) = (topo.n_links(), topo.n_ports(), topo.n_units());
+        Step {
+            link: &mut flows.link[..nl],
+            leak: &mut flows.leak[..nl],
+            link_leak: &inputs.link_leak[..nl],
+            port: &mut flows.port[..np],
+            spill: &mut flows.spill[..np],
+            port_share: &inputs.port_share[..np],
+            throughput: &mut flows.throughput[..nu],
+            unmet: &mut flows.unmet[..nu],
+            online: &inputs.online[..nu],
+            target: &inputs.target[..nu],
+            supply_avail: &inputs.supply_avail[..nu],
+            supply_used: &mut supply_used[..nu],
+        }
     }
 }
 
@@ -389,22 +478,40 @@ impl Priority {
         Self::default()
     }
 
+    /// Per-step setup: the tables (rebuilt only for a new topology), the suppliers' use zeroed,
+    /// and which units have inlet limits. One branch-free scan of the limits decides whether the
+    /// per-unit flags are needed at all (a park without limits skips them).
     fn prepare(&mut self, ctx: &AllocationContext<'_>) {
         let nu = ctx.topo.n_units();
         let ns = ctx.species.len();
-        self.supply_used.clear();
-        self.supply_used.resize(nu, 0.0);
+        self.tables.ensure(ctx.topo);
+        if self.supply_used.len() != nu {
+            self.supply_used.clear();
+            self.supply_used.resize(nu, 0.0);
+        }
+        for &s in &self.tables.suppliers {
+            self.supply_used[s as usize] = 0.0;
+        }
         self.snapshot.resize(nu, 0.0);
         self.previous.resize(nu, 0.0);
-        self.has_limits.clear();
-        self.has_limits.extend((0..nu).map(|u| {
-            ctx.inputs.accept_limit[u * ns..(u + 1) * ns]
-                .iter()
-                .any(|l| l.is_finite())
-        }));
+        // `|l| < ∞` is `is_finite` (false for NaN) in a form that vectorises.
+        self.any_limits = any(&ctx.inputs.accept_limit, |l| l.abs() < f64::INFINITY);
+        if self.any_limits {
+            self.has_limits.clear();
+            self.has_limits.extend((0..nu).map(|u| {
+                ctx.inputs.accept_limit[u * ns..(u + 1) * ns]
+                    .iter()
+                    .any(|l| l.is_finite())
+            }));
+        }
         self.fill.resize(ns, 0.0);
         self.mass.resize(ns, 0.0);
-        self.tables.ensure(ctx.topo);
+    }
+
+    /// Whether unit `u` has a finite inlet limit this step.
+    #[inline(always)]
+    fn limited(&self, u: usize) -> bool {
+        self.any_limits && self.has_limits[u]
     }
 
     /// Per species, the cleanest concentration (previous step) among `u`'s supply links from
@@ -412,7 +519,7 @@ impl Priority {
     /// there is none.
     // Kept out of line: the common visit (no limits, no demand downstream) stays small.
     #[inline(never)]
-    fn load_fill(&mut self, u: usize, from: usize, ctx: &AllocationContext<'_>) {
+    fn load_fill(&mut self, u: usize, from: usize, a: &Step<'_>, ctx: &AllocationContext<'_>) {
         let ns = ctx.species.len();
         for s in 0..ns {
             self.fill[s] = ctx.inputs.accept_limit[u * ns + s];
@@ -420,9 +527,7 @@ impl Priority {
         let mut first = true;
         for pl in &self.tables.pulled_into(u)[from..] {
             let sup = pl.from as usize;
-            if ctx.inputs.supply_avail[sup] - self.supply_used[sup] <= 0.0
-                || !ctx.inputs.online[sup]
-            {
+            if a.supply_avail[sup] - a.supply_used[sup] <= 0.0 || !a.online[sup] {
                 continue;
             }
             let p = pl.port as usize;
@@ -474,7 +579,7 @@ impl Priority {
         t: usize,
         skip: u32,
         with_mass: bool,
-        flows: &Flows,
+        a: &Step<'_>,
         ctx: &AllocationContext<'_>,
     ) -> f64 {
         let ns = ctx.species.len();
@@ -482,7 +587,7 @@ impl Priority {
         if !with_mass {
             for pl in self.tables.pushed_into(t) {
                 if pl.link != skip {
-                    total += flows.link[pl.link as usize];
+                    total += a.link[pl.link as usize];
                 }
             }
             return total;
@@ -492,7 +597,7 @@ impl Priority {
             if pl.link == skip {
                 continue;
             }
-            let q = flows.link[pl.link as usize];
+            let q = a.link[pl.link as usize];
             total += q;
             let p = pl.port as usize;
             for s in 0..ns {
@@ -504,43 +609,42 @@ impl Priority {
 
     /// Pulls the rest of unit `u`'s target over its supply links in pull order (see the module
     /// docs); returns the volume pulled, m³/h.
+    #[inline(always)]
     fn pull(
         &mut self,
         u: usize,
+        links: [u32; 2],
         arrivals: f64,
         target: f64,
+        a: &mut Step<'_>,
         ctx: &AllocationContext<'_>,
-        flows: &mut Flows,
     ) -> f64 {
-        let (a, b) = (
-            self.tables.pull_start[u] as usize,
-            self.tables.pull_start[u + 1] as usize,
-        );
-        if a >= b {
+        let (first, end) = (links[0] as usize, links[1] as usize);
+        if first >= end {
             return 0.0;
         }
         let ns = ctx.species.len();
         let mut remaining = (target - arrivals).max(0.0);
-        let limited = self.has_limits[u] && remaining > 0.0;
+        let limited = remaining > 0.0 && self.limited(u);
         let mut committed = arrivals;
         if limited {
-            self.load_committed(u, u32::MAX, true, flows, ctx);
+            self.load_committed(u, u32::MAX, true, a, ctx);
         }
         let mut total = 0.0;
-        for j in a..b {
-            let (i, pl) = (j - a, self.tables.pull[j]);
+        for j in first..end {
+            let (i, pl) = (j - first, self.tables.pull[j]);
             let l = pl.link as usize;
             let s = pl.from as usize;
             let mut q = 0.0;
-            let leak = ctx.inputs.link_leak[l];
-            if remaining > 0.0 && ctx.inputs.online[s] {
-                let avail = (ctx.inputs.supply_avail[s] - self.supply_used[s] - leak).max(0.0);
+            let leak = a.link_leak[l];
+            if remaining > 0.0 && a.online[s] {
+                let avail = (a.supply_avail[s] - a.supply_used[s] - leak).max(0.0);
                 q = remaining.min(avail).min(pl.cap);
                 let p = pl.port as usize;
                 if limited && q > 0.0 {
                     // The rest is assumed to come from the cleanest supply still available
                     // from this link on (this one included: the cleanest is never capped).
-                    self.load_fill(u, i, ctx);
+                    self.load_fill(u, i, a, ctx);
                     q = q
                         .min(self.quality_cap(u, p, committed, target, ctx))
                         .max(0.0);
@@ -551,14 +655,14 @@ impl Priority {
                 }
             }
             let leaked = if q > 0.0 { leak } else { 0.0 };
-            flows.link[l] = q;
-            flows.leak[l] = leaked;
-            self.supply_used[s] += q + leaked;
+            a.link[l] = q;
+            a.leak[l] = leaked;
+            a.supply_used[s] += q + leaked;
             remaining -= q;
             total += q;
         }
         if limited && remaining > 0.0 {
-            total += self.relax(u, remaining, ctx, flows);
+            total += self.relax(u, remaining, a, ctx);
         }
         total
     }
@@ -573,8 +677,8 @@ impl Priority {
         &mut self,
         u: usize,
         mut remaining: f64,
+        a: &mut Step<'_>,
         ctx: &AllocationContext<'_>,
-        flows: &mut Flows,
     ) -> f64 {
         let topo = ctx.topo;
         let ns = ctx.species.len();
@@ -598,25 +702,21 @@ impl Priority {
         let mut added = 0.0;
         for &(_, l) in &order {
             let s = topo.link_from[l] as usize;
-            if remaining <= 0.0 || !ctx.inputs.online[s] {
+            if remaining <= 0.0 || !a.online[s] {
                 continue;
             }
-            let new_leak = if flows.link[l] > 0.0 {
-                0.0
-            } else {
-                ctx.inputs.link_leak[l]
-            };
-            let avail = (ctx.inputs.supply_avail[s] - self.supply_used[s] - new_leak).max(0.0);
+            let new_leak = if a.link[l] > 0.0 { 0.0 } else { a.link_leak[l] };
+            let avail = (a.supply_avail[s] - a.supply_used[s] - new_leak).max(0.0);
             let q = remaining
                 .min(avail)
-                .min(topo.link_cap[l] - flows.link[l])
+                .min(topo.link_cap[l] - a.link[l])
                 .max(0.0);
             if q > 0.0 {
-                flows.leak[l] += new_leak;
-                self.supply_used[s] += new_leak;
+                a.leak[l] += new_leak;
+                a.supply_used[s] += new_leak;
             }
-            flows.link[l] += q;
-            self.supply_used[s] += q;
+            a.link[l] += q;
+            a.supply_used[s] += q;
             remaining -= q;
             added += q;
         }
@@ -628,14 +728,7 @@ impl Priority {
     /// gets `y·split`, the last what is left; a link's leak and capacity and an offline receiver
     /// turn the rest of its share into spill.
     #[inline(never)]
-    fn route_split(
-        &self,
-        p: usize,
-        y: f64,
-        range: std::ops::Range<usize>,
-        ctx: &AllocationContext<'_>,
-        flows: &mut Flows,
-    ) {
+    fn route_split(&self, p: usize, y: f64, range: std::ops::Range<usize>, a: &mut Step<'_>) {
         let mut rem = y;
         let links = &self.tables.route[range];
         let n = links.len();
@@ -649,33 +742,35 @@ impl Priority {
             };
             rem -= share;
             let t = rl.to as usize;
-            let leak = ctx.inputs.link_leak[l].min(share);
-            let q = if ctx.inputs.online[t] {
+            let leak = a.link_leak[l].min(share);
+            let q = if a.online[t] {
                 (share - leak).min(rl.cap)
             } else {
                 0.0
             };
             let leak = if q > 0.0 { leak } else { 0.0 };
-            flows.link[l] = q;
-            flows.leak[l] = leak;
+            a.link[l] = q;
+            a.leak[l] = leak;
             spill += share - q - leak;
         }
-        flows.spill[p] = spill;
+        a.spill[p] = spill;
     }
 
     /// Sends `y` m³/h out of port `p`: by fixed splits, or as a cascade in routing order, each
     /// link up to its capacity (an offline receiver takes nothing) and, into a Demand unit, up
     /// to the room left in its target and its quality limit; the rest is spill.
-    fn route(&mut self, p: usize, y: f64, ctx: &AllocationContext<'_>, flows: &mut Flows) {
+    // Kept out of line: most ports are routed by `route_single`.
+    #[inline(never)]
+    fn route(&mut self, p: usize, y: f64, a: &mut Step<'_>, ctx: &AllocationContext<'_>) {
         let topo = ctx.topo;
-        flows.port[p] = y;
+        a.port[p] = y;
         let range = self.tables.route_start[p] as usize..self.tables.route_start[p + 1] as usize;
         if range.is_empty() {
-            flows.spill[p] = y.max(0.0);
+            a.spill[p] = y.max(0.0);
             return;
         }
         if topo.port_split[p] {
-            self.route_split(p, y, range, ctx, flows);
+            self.route_split(p, y, range, a);
             return;
         }
         let mut rem = y;
@@ -683,82 +778,63 @@ impl Priority {
             let rl = self.tables.route[i];
             let li = rl.link as usize;
             let t = rl.to as usize;
-            let mut lim = if ctx.inputs.online[t] { rl.cap } else { 0.0 };
+            let mut lim = if a.online[t] { rl.cap } else { 0.0 };
             if lim > 0.0 && rem > 0.0 && rl.demand {
-                let others = self.load_committed(t, rl.link, self.has_limits[t], flows, ctx);
-                let target = ctx.inputs.target[t];
+                let limited = self.limited(t);
+                let others = self.load_committed(t, rl.link, limited, a, ctx);
+                let target = a.target[t];
                 lim = lim.min((target - others).max(0.0));
-                if self.has_limits[t] && lim > 0.0 {
-                    self.load_fill(t, 0, ctx);
+                if limited && lim > 0.0 {
+                    self.load_fill(t, 0, a, ctx);
                     lim = lim.min(self.quality_cap(t, p, others, target, ctx));
                 }
             }
-            rem = send(li, rem, lim, ctx, flows);
+            rem = send(li, rem, lim, a);
         }
-        flows.spill[p] = rem.max(0.0);
+        a.spill[p] = rem.max(0.0);
     }
 
     /// Visits unit `u`: arrivals, pulls, throughput, unmet demand, then its driven and exit
     /// ports (a tank: its exits and overflow, see [`Priority::tank_overflow`]).
-    fn update(&mut self, u: usize, ctx: &AllocationContext<'_>, flows: &mut Flows) {
-        let kind = self.tables.unit[u].kind;
-        if kind == FlowKind::Source {
+    #[inline(always)]
+    fn update(&mut self, u: usize, a: &mut Step<'_>, ctx: &AllocationContext<'_>) {
+        let plan = self.tables.unit[u];
+        if plan.kind == FlowKind::Source {
             return;
         }
-        let online = ctx.inputs.online[u];
-        let arrivals: f64 = self
-            .tables
-            .pushed_into(u)
+        let online = a.online[u];
+        let arrivals: f64 = self.tables.push[span(plan.push)]
             .iter()
-            .map(|pl| flows.link[pl.link as usize])
+            .map(|pl| a.link[pl.link as usize])
             .sum();
-        let target = if online { ctx.inputs.target[u] } else { 0.0 };
-        let pulled = self.pull(u, arrivals, target, ctx, flows);
+        let target = if online { a.target[u] } else { 0.0 };
+        let pulled = self.pull(u, plan.pull, arrivals, target, a, ctx);
         let x = arrivals + pulled;
-        flows.throughput[u] = x;
-        if kind == FlowKind::Demand {
+        a.throughput[u] = x;
+        if plan.kind == FlowKind::Demand {
             let unmet = target - x;
-            flows.unmet[u] = if unmet > 1e-12 * target { unmet } else { 0.0 };
+            a.unmet[u] = if unmet > 1e-12 * target { unmet } else { 0.0 };
         }
-        let outs = self.tables.outs_start[u] as usize..self.tables.outs_start[u + 1] as usize;
-        if kind == FlowKind::Tank {
-            if let Some((p, over)) = self.tank_overflow(u, x, outs, ctx, flows) {
-                if self.tables.single[p] {
-                    self.route_single(p, over, ctx, flows);
+        if plan.kind == FlowKind::Tank {
+            if let Some((op, over)) = self.tank_overflow(u, x, span(plan.outs), a, ctx) {
+                if op.single {
+                    route_single(&op, over, a);
                 } else {
-                    self.route(p, over, ctx, flows);
+                    self.route(op.port as usize, over, a, ctx);
                 }
             }
             return;
         }
-        for i in outs {
+        for i in span(plan.outs) {
             let op = self.tables.outs[i];
             let p = op.port as usize;
-            let y = ctx.inputs.port_share[p] * x;
+            let y = a.port_share[p] * x;
             match op.role {
-                Out::Exit => flows.port[p] = y,
-                Out::Single => self.route_single(p, y, ctx, flows),
-                _ => self.route(p, y, ctx, flows),
+                Out::Exit => a.port[p] = y,
+                Out::Single => route_single(&op, y, a),
+                _ => self.route(p, y, a, ctx),
             }
         }
-    }
-
-    /// [`Priority::route`] for a cascading port with one link into a unit that is not a Demand
-    /// unit (most driven ports), without its call and setup: the link takes
-    /// `q = max(min(y − leak, cap), 0)` (no capacity when the receiver is offline), the port
-    /// spills `max(y − q − leak, 0)`, with the same operations in the same order as `route`.
-    #[inline]
-    fn route_single(&self, p: usize, y: f64, ctx: &AllocationContext<'_>, flows: &mut Flows) {
-        flows.port[p] = y;
-        let rl = self.tables.route[self.tables.route_start[p] as usize];
-        let li = rl.link as usize;
-        let lim = if ctx.inputs.online[rl.to as usize] {
-            rl.cap
-        } else {
-            0.0
-        };
-        let rem = send(li, y, lim, ctx, flows);
-        flows.spill[p] = rem.max(0.0);
     }
 
     /// [`crate::flow::tank_exits`] over the tank's compiled ports (same operations in the same
@@ -771,9 +847,9 @@ impl Priority {
         u: usize,
         x: f64,
         outs: std::ops::Range<usize>,
+        a: &mut Step<'_>,
         ctx: &AllocationContext<'_>,
-        flows: &mut Flows,
-    ) -> Option<(usize, f64)> {
+    ) -> Option<(OutPort, f64)> {
         let dt = ctx.clock.dt_h;
         let mut out = 0.0;
         let mut overflow = None;
@@ -785,20 +861,20 @@ impl Priority {
                         ..self.tables.route_start[p + 1] as usize;
                     out += self.tables.route[links]
                         .iter()
-                        .map(|rl| flows.link[rl.link as usize] + flows.leak[rl.link as usize])
+                        .map(|rl| a.link[rl.link as usize] + a.leak[rl.link as usize])
                         .sum::<f64>();
                 }
                 Out::Exit => {
-                    let e = ctx.inputs.port_share[p] * x;
-                    flows.port[p] = e;
+                    let e = a.port_share[p] * x;
+                    a.port[p] = e;
                     out += e;
                 }
-                _ => overflow = Some(p),
+                _ => overflow = Some(*op),
             }
         }
         let v_end = ctx.storage.volume[u] + (x - out) * dt;
         let over = ((v_end - ctx.storage.capacity[u]) / dt).max(0.0);
-        overflow.map(|p| (p, over))
+        overflow.map(|op| (op, over))
     }
 
     /// [`crate::flow::book_supply_ports`] over the compiled supply ports (same operations in
@@ -842,40 +918,38 @@ impl Priority {
             flows.unmet[u as usize] = 0.0;
         }
     }
-}
 
-impl Priority {
     /// Visits a recycle loop's units repeatedly (Gauss–Seidel), its suppliers' availability
     /// restored before each pass, until no throughput changes by more than [`LOOP_TOLERANCE`]
     /// relative (see the module docs); raises `non_convergence` after [`MAX_PASSES`].
     fn iterate(
         &mut self,
         c: &Component,
+        a: &mut Step<'_>,
         ctx: &AllocationContext<'_>,
-        flows: &mut Flows,
         diag: &mut Diagnostics,
     ) {
         let topo = ctx.topo;
         let units = &topo.flow_order[c.start as usize..c.end as usize];
         for &s in &c.supplies {
-            self.snapshot[s as usize] = self.supply_used[s as usize];
+            self.snapshot[s as usize] = a.supply_used[s as usize];
         }
         let mut converged = false;
         for pass in 0..MAX_PASSES {
             for &s in &c.supplies {
-                self.supply_used[s as usize] = self.snapshot[s as usize];
+                a.supply_used[s as usize] = self.snapshot[s as usize];
             }
             for &u in units {
-                self.previous[u as usize] = flows.throughput[u as usize];
+                self.previous[u as usize] = a.throughput[u as usize];
             }
             for &u in units {
-                self.update(u as usize, ctx, flows);
+                self.update(u as usize, a, ctx);
             }
             if pass > 0 {
                 let mut diff: f64 = 0.0;
                 let mut scale: f64 = 0.0;
                 for &u in units {
-                    let x = flows.throughput[u as usize];
+                    let x = a.throughput[u as usize];
                     diff = diff.max((x - self.previous[u as usize]).abs());
                     scale = scale.max(x.abs());
                 }
@@ -902,17 +976,35 @@ impl Priority {
     }
 }
 
+/// Routes `y` m³/h out of a cascading port with one link into a unit that is not a Demand unit
+/// (most driven ports and tank overflows) from the link's record in `op`, without the general
+/// [`Priority::route`]: the link takes `q = max(min(y − leak, cap), 0)` (no capacity when the
+/// receiver is offline), the port spills `max(y − q − leak, 0)`, with the same operations in
+/// the same order as `route`.
+#[inline(always)]
+fn route_single(op: &OutPort, y: f64, a: &mut Step<'_>) {
+    let p = op.port as usize;
+    a.port[p] = y;
+    let lim = if a.online[op.to as usize] {
+        op.cap
+    } else {
+        0.0
+    };
+    let rem = send(op.link as usize, y, lim, a);
+    a.spill[p] = rem.max(0.0);
+}
+
 /// Sends what link `li` takes of `rem` m³/h still to route from its port, up to `lim`: the
 /// link carries `q = max(min(rem − leak, lim), 0)` and loses its leak rate only while it
 /// carries water. Writes the link's flow and leak and returns what is left to route,
-/// `rem − q − leak`. Shared by [`Priority::route`] and [`Priority::route_single`].
+/// `rem − q − leak`. Shared by [`Priority::route`] and [`route_single`].
 #[inline(always)]
-fn send(li: usize, rem: f64, lim: f64, ctx: &AllocationContext<'_>, flows: &mut Flows) -> f64 {
-    let leak = ctx.inputs.link_leak[li];
+fn send(li: usize, rem: f64, lim: f64, a: &mut Step<'_>) -> f64 {
+    let leak = a.link_leak[li];
     let q = (rem - leak).min(lim).max(0.0);
     let leak = if q > 0.0 { leak } else { 0.0 };
-    flows.link[li] = q;
-    flows.leak[li] = leak;
+    a.link[li] = q;
+    a.leak[li] = leak;
     rem - (q + leak)
 }
 
@@ -925,15 +1017,20 @@ impl CouplingStrategy for Priority {
         let topo = ctx.topo;
         self.prepare(ctx);
         self.clear(flows);
-        for i in 0..self.tables.walk.len() {
-            let v = self.tables.walk[i];
+        // Borrowed out of `self` for the walk (the visits take `&mut self` for their scratch).
+        let mut supply_used = std::mem::take(&mut self.supply_used);
+        let walk = std::mem::take(&mut self.tables.walk);
+        let mut a = Step::new(topo, ctx.inputs, flows, &mut supply_used);
+        for &v in &walk {
             if v & LOOP == 0 {
-                self.update(v as usize, ctx, flows);
+                self.update(v as usize, &mut a, ctx);
             } else {
                 let c = &topo.flow_components[(v & !LOOP) as usize];
-                self.iterate(c, ctx, flows, diag);
+                self.iterate(c, &mut a, ctx, diag);
             }
         }
+        self.tables.walk = walk;
+        self.supply_used = supply_used;
         self.book_supply_ports(flows);
     }
 }
