@@ -4,6 +4,7 @@ mod accounting;
 mod analytic;
 mod bad_input;
 mod cascade_clearing;
+mod cascade_fast_paths;
 mod common;
 mod compiled_caches;
 mod crash;

@@ -33,6 +33,18 @@
 //! diagnostic is raised. Each unit's balance is exact whatever the pass count, since its outflows
 //! are computed from its own throughput; the residual of a non-converged loop is the last pass's
 //! change.
+//!
+//! **How the walk is laid out (speed; same operations, same bits).** Everything that depends
+//! only on the topology is compiled once into [`Tables`] (rebuilt when the unit, port or link
+//! count changes; see `docs/solver-caches.md`): per unit one record with its flow kind and the
+//! ranges of its pushed links, supply links and written ports; per written port its role and,
+//! for a port routed over a single link, that link's record. Per step, `allocate` cuts the
+//! arrays it touches to their exact lengths once, so one bounds check covers an index in every
+//! array of its length, and walks the units with the visit inlined. Two per-step scans choose
+//! cheaper visits without changing any operation's result: inlet limits are looked at per unit
+//! only when some limit is finite, and in a step where no link leaks (every `link_leak` bit
+//! pattern `+0.0`) the visits use a constant `+0.0` leak, which the compiler folds only by exact
+//! identities.
 
 use crate::arith::any;
 use crate::diagnostics::{DiagnosticKind, Diagnostics};
@@ -83,8 +95,9 @@ struct Tables {
     /// The walk in flow order: a unit index for each acyclic component, `LOOP | c` for the
     /// cyclic component `c` (visited by [`Priority::iterate`]).
     walk: Vec<u32>,
-    /// Supply ports, in port order, with their unit when it is a source (else `u32::MAX`).
-    supply_ports: Vec<(u32, u32)>,
+    /// Supply ports, in port order, with their unit when it is a source (else `u32::MAX`) and
+    /// their links' range in `route`.
+    supply_ports: Vec<(u32, u32, [u32; 2])>,
     /// The suppliers of supply links: the only units whose `supply_used` the walk reads, so
     /// the only entries `prepare` zeroes.
     suppliers: Vec<u32>,
@@ -147,6 +160,8 @@ struct OutPort {
     to: u32,
     /// Its capacity, m³/h.
     cap: f64,
+    /// The port's links' range in [`Tables::route`] (a tank's supply links).
+    links: [u32; 2],
 }
 
 /// Indices of the `Flows` entries that must be zero before the walk (see
@@ -281,6 +296,7 @@ impl Tables {
                     .then(|| t.route[t.route_start[p] as usize]);
                 t.outs.push(OutPort {
                     port: p as u32,
+                    links: [t.route_start[p], t.route_start[p + 1]],
                     role,
                     single: rl.is_some(),
                     link: rl.map_or(0, |rl| rl.link),
@@ -299,8 +315,11 @@ impl Tables {
             if topo.port_role[p] == PortRole::Supply {
                 let u = topo.port_unit[p];
                 let source = topo.unit_flow[u as usize] == FlowKind::Source;
-                t.supply_ports
-                    .push((p as u32, if source { u } else { u32::MAX }));
+                t.supply_ports.push((
+                    p as u32,
+                    if source { u } else { u32::MAX },
+                    [t.route_start[p], t.route_start[p + 1]],
+                ));
             }
         }
         t.suppliers = t.pull.iter().map(|pl| pl.from).collect();
@@ -378,11 +397,9 @@ impl Tables {
                 }
             }
         }
-        for &(p, _) in &self.supply_ports {
+        for &(p, _, links) in &self.supply_ports {
             port_written[p as usize] = true;
-            let links =
-                self.route_start[p as usize] as usize..self.route_start[p as usize + 1] as usize;
-            for rl in &self.route[links] {
+            for rl in &self.route[span(links)] {
                 read(rl.link, &written, &mut clear);
             }
         }
@@ -610,7 +627,7 @@ impl Priority {
     /// Pulls the rest of unit `u`'s target over its supply links in pull order (see the module
     /// docs); returns the volume pulled, m³/h.
     #[inline(always)]
-    fn pull(
+    fn pull<const LEAKS: bool>(
         &mut self,
         u: usize,
         links: [u32; 2],
@@ -636,7 +653,7 @@ impl Priority {
             let l = pl.link as usize;
             let s = pl.from as usize;
             let mut q = 0.0;
-            let leak = a.link_leak[l];
+            let leak = link_leak::<LEAKS>(l, a);
             if remaining > 0.0 && a.online[s] {
                 let avail = (a.supply_avail[s] - a.supply_used[s] - leak).max(0.0);
                 q = remaining.min(avail).min(pl.cap);
@@ -789,15 +806,25 @@ impl Priority {
                     lim = lim.min(self.quality_cap(t, p, others, target, ctx));
                 }
             }
-            rem = send(li, rem, lim, a);
+            rem = send::<true>(li, rem, lim, a);
         }
         a.spill[p] = rem.max(0.0);
     }
 
     /// Visits unit `u`: arrivals, pulls, throughput, unmet demand, then its driven and exit
     /// ports (a tank: its exits and overflow, see [`Priority::tank_overflow`]).
+    ///
+    /// Without `LEAKS` (no link leaks this step) a link's leak is the constant `+0.0` instead of
+    /// `link_leak`'s entry, which then is `+0.0` too: the same operations on the same values,
+    /// which the compiler simplifies only by exact identities (`x − 0.0` is `x` for every `x`,
+    /// `if q > 0 { 0.0 } else { 0.0 }` is `0.0`; `q + 0.0` stays, since it turns `−0` into `+0`).
     #[inline(always)]
-    fn update(&mut self, u: usize, a: &mut Step<'_>, ctx: &AllocationContext<'_>) {
+    fn update<const LEAKS: bool>(
+        &mut self,
+        u: usize,
+        a: &mut Step<'_>,
+        ctx: &AllocationContext<'_>,
+    ) {
         let plan = self.tables.unit[u];
         if plan.kind == FlowKind::Source {
             return;
@@ -808,7 +835,7 @@ impl Priority {
             .map(|pl| a.link[pl.link as usize])
             .sum();
         let target = if online { a.target[u] } else { 0.0 };
-        let pulled = self.pull(u, plan.pull, arrivals, target, a, ctx);
+        let pulled = self.pull::<LEAKS>(u, plan.pull, arrivals, target, a, ctx);
         let x = arrivals + pulled;
         a.throughput[u] = x;
         if plan.kind == FlowKind::Demand {
@@ -816,9 +843,10 @@ impl Priority {
             a.unmet[u] = if unmet > 1e-12 * target { unmet } else { 0.0 };
         }
         if plan.kind == FlowKind::Tank {
-            if let Some((op, over)) = self.tank_overflow(u, x, span(plan.outs), a, ctx) {
+            if let Some((i, over)) = self.tank_overflow(u, x, span(plan.outs), a, ctx) {
+                let op = self.tables.outs[i];
                 if op.single {
-                    route_single(&op, over, a);
+                    route_single::<LEAKS>(&op, over, a);
                 } else {
                     self.route(op.port as usize, over, a, ctx);
                 }
@@ -831,7 +859,7 @@ impl Priority {
             let y = a.port_share[p] * x;
             match op.role {
                 Out::Exit => a.port[p] = y,
-                Out::Single => route_single(&op, y, a),
+                Out::Single => route_single::<LEAKS>(&op, y, a),
                 _ => self.route(p, y, a, ctx),
             }
         }
@@ -841,7 +869,8 @@ impl Priority {
     /// order): its exit ports take their shares of the inflow `x` (m³/h), and what would rise
     /// above its capacity by the end of the step, `(V0 + (x − out)·Δt − capacity)/Δt` with `out`
     /// its supply links (leaks included) and exits, leaves by its overflow port. Returns that
-    /// port and flow (`None` when the tank has no overflow port).
+    /// port's position in [`Tables::outs`] and its flow (`None` when the tank has no overflow
+    /// port).
     fn tank_overflow(
         &self,
         u: usize,
@@ -849,17 +878,15 @@ impl Priority {
         outs: std::ops::Range<usize>,
         a: &mut Step<'_>,
         ctx: &AllocationContext<'_>,
-    ) -> Option<(OutPort, f64)> {
+    ) -> Option<(usize, f64)> {
         let dt = ctx.clock.dt_h;
         let mut out = 0.0;
         let mut overflow = None;
-        for op in &self.tables.outs[outs] {
+        for (i, op) in outs.clone().zip(&self.tables.outs[outs]) {
             let p = op.port as usize;
             match op.role {
                 Out::Supply => {
-                    let links = self.tables.route_start[p] as usize
-                        ..self.tables.route_start[p + 1] as usize;
-                    out += self.tables.route[links]
+                    out += self.tables.route[span(op.links)]
                         .iter()
                         .map(|rl| a.link[rl.link as usize] + a.leak[rl.link as usize])
                         .sum::<f64>();
@@ -869,23 +896,21 @@ impl Priority {
                     a.port[p] = e;
                     out += e;
                 }
-                _ => overflow = Some(*op),
+                _ => overflow = Some(i),
             }
         }
         let v_end = ctx.storage.volume[u] + (x - out) * dt;
         let over = ((v_end - ctx.storage.capacity[u]) / dt).max(0.0);
-        overflow.map(|op| (op, over))
+        overflow.map(|i| (i, over))
     }
 
     /// [`crate::flow::book_supply_ports`] over the compiled supply ports (same operations in
     /// the same order): every supply port carries what its links pulled (leaks included), and a
     /// source's throughput is its total withdrawal.
     fn book_supply_ports(&self, flows: &mut Flows) {
-        for &(p, source) in &self.tables.supply_ports {
+        for &(p, source, links) in &self.tables.supply_ports {
             let p = p as usize;
-            let links =
-                self.tables.route_start[p] as usize..self.tables.route_start[p + 1] as usize;
-            let y: f64 = self.tables.route[links]
+            let y: f64 = self.tables.route[span(links)]
                 .iter()
                 .map(|rl| flows.link[rl.link as usize] + flows.leak[rl.link as usize])
                 .sum();
@@ -919,6 +944,25 @@ impl Priority {
         }
     }
 
+    /// Visits the walk's components in flow order: a unit, or a recycle loop
+    /// ([`Priority::iterate`], which always reads the leaks).
+    fn walk<const LEAKS: bool>(
+        &mut self,
+        walk: &[u32],
+        a: &mut Step<'_>,
+        ctx: &AllocationContext<'_>,
+        diag: &mut Diagnostics,
+    ) {
+        for &v in walk {
+            if v & LOOP == 0 {
+                self.update::<LEAKS>(v as usize, a, ctx);
+            } else {
+                let c = &ctx.topo.flow_components[(v & !LOOP) as usize];
+                self.iterate(c, a, ctx, diag);
+            }
+        }
+    }
+
     /// Visits a recycle loop's units repeatedly (Gauss–Seidel), its suppliers' availability
     /// restored before each pass, until no throughput changes by more than [`LOOP_TOLERANCE`]
     /// relative (see the module docs); raises `non_convergence` after [`MAX_PASSES`].
@@ -943,7 +987,7 @@ impl Priority {
                 self.previous[u as usize] = a.throughput[u as usize];
             }
             for &u in units {
-                self.update(u as usize, a, ctx);
+                self.update::<true>(u as usize, a, ctx);
             }
             if pass > 0 {
                 let mut diff: f64 = 0.0;
@@ -982,7 +1026,7 @@ impl Priority {
 /// receiver is offline), the port spills `max(y − q − leak, 0)`, with the same operations in
 /// the same order as `route`.
 #[inline(always)]
-fn route_single(op: &OutPort, y: f64, a: &mut Step<'_>) {
+fn route_single<const LEAKS: bool>(op: &OutPort, y: f64, a: &mut Step<'_>) {
     let p = op.port as usize;
     a.port[p] = y;
     let lim = if a.online[op.to as usize] {
@@ -990,7 +1034,7 @@ fn route_single(op: &OutPort, y: f64, a: &mut Step<'_>) {
     } else {
         0.0
     };
-    let rem = send(op.link as usize, y, lim, a);
+    let rem = send::<LEAKS>(op.link as usize, y, lim, a);
     a.spill[p] = rem.max(0.0);
 }
 
@@ -999,13 +1043,26 @@ fn route_single(op: &OutPort, y: f64, a: &mut Step<'_>) {
 /// carries water. Writes the link's flow and leak and returns what is left to route,
 /// `rem − q − leak`. Shared by [`Priority::route`] and [`route_single`].
 #[inline(always)]
-fn send(li: usize, rem: f64, lim: f64, a: &mut Step<'_>) -> f64 {
-    let leak = a.link_leak[li];
+fn send<const LEAKS: bool>(li: usize, rem: f64, lim: f64, a: &mut Step<'_>) -> f64 {
+    let leak = link_leak::<LEAKS>(li, a);
     let q = (rem - leak).min(lim).max(0.0);
     let leak = if q > 0.0 { leak } else { 0.0 };
     a.link[li] = q;
     a.leak[li] = leak;
     rem - (q + leak)
+}
+
+/// Link `l`'s leak rate this step, m³/h: `+0.0` without `LEAKS` (a step whose `link_leak` is
+/// all `+0.0`, see [`no_leaks`]), so the visit's leak terms fold away exactly.
+#[inline(always)]
+fn link_leak<const LEAKS: bool>(l: usize, a: &Step<'_>) -> f64 {
+    if LEAKS { a.link_leak[l] } else { 0.0 }
+}
+
+/// `true` when every value is `+0.0` bit for bit (an OR of the bit patterns, which vectorises;
+/// `−0.0` counts as a leak, so the leak-free visit sees exactly the values it assumes).
+fn no_leaks(v: &[f64]) -> bool {
+    v.iter().fold(0u64, |acc, x| acc | x.to_bits()) == 0
 }
 
 impl CouplingStrategy for Priority {
@@ -1021,13 +1078,10 @@ impl CouplingStrategy for Priority {
         let mut supply_used = std::mem::take(&mut self.supply_used);
         let walk = std::mem::take(&mut self.tables.walk);
         let mut a = Step::new(topo, ctx.inputs, flows, &mut supply_used);
-        for &v in &walk {
-            if v & LOOP == 0 {
-                self.update(v as usize, &mut a, ctx);
-            } else {
-                let c = &topo.flow_components[(v & !LOOP) as usize];
-                self.iterate(c, &mut a, ctx, diag);
-            }
+        if no_leaks(a.link_leak) {
+            self.walk::<false>(&walk, &mut a, ctx, diag);
+        } else {
+            self.walk::<true>(&walk, &mut a, ctx, diag);
         }
         self.tables.walk = walk;
         self.supply_used = supply_used;
