@@ -36,7 +36,7 @@ fn allocate(f: &Frame, inputs: &UnitInputs, cascade: &mut Priority, flows: &mut 
 
 /// `Flows` with every entry NaN: any entry the cascade read before writing, or left unwritten,
 /// would carry the NaN into the result.
-fn poisoned(topo: &Topology) -> Flows {
+pub(crate) fn poisoned(topo: &Topology) -> Flows {
     let mut flows = Flows::new(topo);
     for v in [
         &mut flows.link,
