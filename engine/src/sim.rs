@@ -17,6 +17,7 @@ use crate::ledger::Ledger;
 use crate::network::Topology;
 use crate::quality::QualitySolver;
 use crate::record::{Recorder, Summary, UnitOutputs, record_series};
+use crate::series::Drivers;
 use crate::state::{Clock, Energy, Factors, Flows, Quality, Species, Storage, UnitInputs};
 use bevy_ecs::prelude::*;
 use bevy_ecs::schedule::{LogLevel, ScheduleBuildSettings, ScheduleLabel, SingleThreadedExecutor};
@@ -24,7 +25,7 @@ use bevy_ecs::schedule::{LogLevel, ScheduleBuildSettings, ScheduleLabel, SingleT
 /// The phases of a step, chained in this order.
 #[derive(SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Phase {
-    /// Clock, drivers, events; clear per-step accumulators.
+    /// Clock, drivers, events.
     Drivers,
     /// Units state what they need and offer.
     Demand,
@@ -52,9 +53,11 @@ pub struct Solver(pub QualitySolver);
 #[derive(SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct EngineAccounting;
 
-fn begin_step(mut energy: ResMut<Energy>, mut outputs: ResMut<UnitOutputs>) {
-    energy.clear();
-    outputs.clear();
+/// Start of a step: gathers the units' driver values of this step ([`Drivers::gather`]).
+/// Nothing is cleared: the unit systems assign their entries of [`Energy`] and
+/// [`UnitOutputs`] every step ([`crate::state::Booking`]).
+fn begin_step(clock: Res<Clock>, mut drivers: ResMut<Drivers>) {
+    drivers.gather(clock.step);
 }
 
 #[expect(
@@ -377,6 +380,9 @@ impl Simulation {
         world.init_resource::<Events>();
         world.init_resource::<ParkModifiers>();
         world.init_resource::<Solver>();
+        if !world.contains_resource::<Drivers>() {
+            world.insert_resource(Drivers::new(topo.n_units()));
+        }
 
         let mut schedule = Schedule::new(StepSchedule);
         schedule.set_executor(SingleThreadedExecutor::new());
