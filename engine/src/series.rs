@@ -169,14 +169,14 @@ impl Drivers {
         }
     }
 
-    /// Fills the window with steps `start .. start + DRIVER_WINDOW_STEPS`, column by column (a
-    /// sequential read of each series).
+    /// Fills the window with steps `start .. start + DRIVER_WINDOW_STEPS`, row by row. The
+    /// rows read the same few cache lines of each series in turn (8 steps per line), and the
+    /// loads of a row are independent, so they overlap.
     fn fill(&mut self, start: usize) {
         let (n, w) = (self.units.len(), DRIVER_WINDOW_STEPS);
         self.window.resize(w * n, 0.0);
-        for (c, v) in self.series.iter().enumerate() {
-            // Column c: every n-th entry from c, one per step of the window.
-            for (k, slot) in self.window[c..].iter_mut().step_by(n).enumerate() {
+        for (k, row) in self.window.chunks_exact_mut(n).enumerate() {
+            for (slot, v) in row.iter_mut().zip(&self.series) {
                 *slot = cyclic(v, start + k);
             }
         }

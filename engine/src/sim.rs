@@ -317,6 +317,7 @@ fn account(
     account_and_book(&view, &mut books);
 }
 
+/// Record phase: the step's time series (when recording) and the storage commit.
 fn record(
     topo: Res<Topology>,
     species: Res<Species>,
@@ -324,12 +325,44 @@ fn record(
     quality: Res<Quality>,
     mut storage: ResMut<Storage>,
     mut recorder: ResMut<Recorder>,
+    mut mixed: Local<MixedUnits>,
 ) {
     record_series(&mut recorder, &topo, &species, &flows, &quality, &storage);
-    // Commit: the end of this step is the start of the next.
-    let s = &mut *storage;
-    s.volume.copy_from_slice(&s.volume_end);
-    s.conc.copy_from_slice(&s.conc_end);
+    commit_storage(&topo, species.len(), &mut storage, &mut mixed);
+}
+
+/// The mixed volumes (tanks, cooling-tower basins) of a topology, compiled once: rebuilt when
+/// the unit count differs from the one they were built for (one topology per World).
+#[derive(Default)]
+struct MixedUnits {
+    /// Unit count the list was built for.
+    n_units: usize,
+    /// Units whose quality kind is `Mixed`, in unit order.
+    list: Vec<u32>,
+}
+
+/// Commit: the end of this step is the start of the next (`V0 ← V1`, `C0 ← C1`), for the mixed
+/// volumes only. They are the only units whose `volume_end` and `conc_end` change after the
+/// build (the species solve writes them for every mixed unit every step); other units' entries
+/// are set once at build, start and end equal, so after this the whole start arrays equal the
+/// end arrays, as when they were copied whole (callgrind counted that copy once per byte:
+/// 11.8 M instructions over 720 steps of the 499-unit park).
+fn commit_storage(topo: &Topology, ns: usize, storage: &mut Storage, mixed: &mut MixedUnits) {
+    let nu = topo.n_units();
+    if mixed.n_units != nu {
+        mixed.list = (0..nu)
+            .filter(|&u| topo.unit_quality[u] == crate::network::QualityKind::Mixed)
+            .map(|u| u as u32)
+            .collect();
+        mixed.n_units = nu;
+    }
+    let s = storage;
+    for &u in &mixed.list {
+        let u = u as usize;
+        s.volume[u] = s.volume_end[u];
+        let (start, end) = (u * ns, (u + 1) * ns);
+        s.conc[start..end].copy_from_slice(&s.conc_end[start..end]);
+    }
 }
 
 /// A built scenario, ready to step.

@@ -488,6 +488,10 @@ pub fn demand(
 }
 
 /// Account phase: pumps, fans, chemicals, circulation, capital.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "a system reads the resources it needs"
+)]
 pub fn account(
     mut q: Query<(&UnitIndex, &mut CoolingTower)>,
     clock: Res<Clock>,
