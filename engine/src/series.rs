@@ -184,3 +184,30 @@ impl Drivers {
         self.held = w;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The gathered value of every unit equals `Series::at` at every step: across window
+    /// refills (64 steps), past a series' end (a 100-value series repeats), for a constant and
+    /// for a unit without a driver (0), and when a step goes back before the window.
+    #[test]
+    fn gather_matches_series_at() {
+        let a = Series::from((0..100).map(|k| k as f64 * 0.5 - 7.0).collect::<Vec<f64>>());
+        let b = Series::from((0..300).map(|k| (k as f64).sin()).collect::<Vec<f64>>());
+        let c = Series::Const(3.25);
+        let mut d = Drivers::new(5);
+        d.set(4, &a);
+        d.set(0, &b);
+        d.set(2, &c);
+        let steps: Vec<usize> = (0..260).chain([5, 299, 300, 1000]).collect();
+        for t in steps {
+            d.gather(t);
+            assert_eq!(d.now[4].to_bits(), a.at(t).to_bits(), "step {t}");
+            assert_eq!(d.now[0].to_bits(), b.at(t).to_bits(), "step {t}");
+            assert_eq!(d.now[2], 3.25);
+            assert_eq!((d.now[1], d.now[3]), (0.0, 0.0));
+        }
+    }
+}
