@@ -2,7 +2,11 @@
 //!
 //! A [`Series`] is either a constant or one value per step. Time is always `step × dt`; a series
 //! never accumulates floating-point time.
+//!
+//! [`Drivers`] holds each unit's main driver value for the current step, gathered once per step
+//! from a step-major window of the drivers' series (see its docs and `docs/drivers.md`).
 
+use bevy_ecs::resource::Resource;
 use std::sync::Arc;
 
 /// A driver value: constant, or one value per step (shared, cheap to clone across scenarios).
@@ -20,10 +24,7 @@ impl Series {
     pub fn at(&self, step: usize) -> f64 {
         match self {
             Series::Const(v) => *v,
-            // Index directly within the series and divide only past its end: units read their
-            // series every step, and an integer division there costs tens of cycles per read.
-            Series::Values(v) if step < v.len() => v[step],
-            Series::Values(v) => v[step % v.len()],
+            Series::Values(v) => cyclic(v, step),
         }
     }
 
@@ -69,6 +70,18 @@ impl Series {
     }
 }
 
+/// `v[step]`, repeating `v` past its end (`step mod len`). Indexes directly within the series
+/// and divides only past its end: series are read every step, and an integer division there
+/// costs tens of cycles per read.
+#[inline]
+fn cyclic(v: &[f64], step: usize) -> f64 {
+    if step < v.len() {
+        v[step]
+    } else {
+        v[step % v.len()]
+    }
+}
+
 impl From<f64> for Series {
     fn from(v: f64) -> Self {
         Series::Const(v)
@@ -78,5 +91,123 @@ impl From<f64> for Series {
 impl From<Vec<f64>> for Series {
     fn from(v: Vec<f64>) -> Self {
         Series::Values(v.into())
+    }
+}
+
+/// Steps held by the window of [`Drivers`]: 64 steps of 220 series are 112 KB.
+pub const DRIVER_WINDOW_STEPS: usize = 64;
+
+/// Each unit's main driver value for the current step (a process's production, a cooling
+/// tower's heat load or circulation), gathered from a step-major window of the series.
+///
+/// Why: a unit system that reads `series[step]` from its own 8,760-value array touches one
+/// cache line per unit and step, scattered over as many arrays as there are driven units (220
+/// on the generated 499-unit park); the step's working set is larger than L2, so those lines
+/// are evicted before the next step and nearly every read misses. Here the varying series are
+/// copied, [`DRIVER_WINDOW_STEPS`] steps at a time, into one step-major table
+/// `window[(t − start)·n + c]` (each column's run is read sequentially), and each step's row (n
+/// adjacent values) is spread into [`Drivers::now`], a dense per-unit array the unit systems
+/// read. The values are the series' own (`Series::at`), so results are unchanged.
+///
+/// Built once per World (`parks::build` registers the units' drivers with [`Drivers::set`]);
+/// the window is refilled when a step falls outside it. Memory: `DRIVER_WINDOW_STEPS × n × 8`
+/// bytes plus one `f64` per unit, whatever the horizon. A constant driver has no column: its
+/// value is written into `now` once.
+#[derive(Resource, Clone, Debug, Default)]
+pub struct Drivers {
+    /// Per unit: its driver's value at the current step (0 for a unit without one).
+    pub now: Vec<f64>,
+    /// Per column: the unit whose varying series it holds.
+    units: Vec<u32>,
+    /// Per column: the series.
+    series: Vec<Arc<[f64]>>,
+    /// Step-major window of the columns' values: `window[(t − start)·n + c]`.
+    window: Vec<f64>,
+    /// First step held by the window.
+    start: usize,
+    /// Steps held by the window (0 before the first fill).
+    held: usize,
+}
+
+impl Drivers {
+    /// No drivers yet, for `n_units` units.
+    pub fn new(n_units: usize) -> Self {
+        Self {
+            now: vec![0.0; n_units],
+            ..Self::default()
+        }
+    }
+
+    /// Registers `s` as unit `u`'s driver: a constant is written into `now[u]` once, a series
+    /// gets a column of the window. An empty series (never valid) reads as NaN.
+    pub fn set(&mut self, u: usize, s: &Series) {
+        match s {
+            Series::Const(v) => self.now[u] = *v,
+            Series::Values(v) if v.is_empty() => self.now[u] = f64::NAN,
+            Series::Values(v) => {
+                self.units.push(u as u32);
+                self.series.push(v.clone());
+                self.held = 0;
+            }
+        }
+    }
+
+    /// Sets `now` to every varying driver's value at `step` (`Series::at(step)`), refilling the
+    /// window first when `step` is outside it.
+    pub fn gather(&mut self, step: usize) {
+        let n = self.units.len();
+        if n == 0 {
+            return;
+        }
+        if step < self.start || step >= self.start + self.held {
+            self.fill(step);
+        }
+        let k = step - self.start;
+        let row = &self.window[k * n..(k + 1) * n];
+        for (&u, &v) in self.units.iter().zip(row) {
+            self.now[u as usize] = v;
+        }
+    }
+
+    /// Fills the window with steps `start .. start + DRIVER_WINDOW_STEPS`, row by row. The
+    /// rows read the same few cache lines of each series in turn (8 steps per line), and the
+    /// loads of a row are independent, so they overlap.
+    fn fill(&mut self, start: usize) {
+        let (n, w) = (self.units.len(), DRIVER_WINDOW_STEPS);
+        self.window.resize(w * n, 0.0);
+        for (k, row) in self.window.chunks_exact_mut(n).enumerate() {
+            for (slot, v) in row.iter_mut().zip(&self.series) {
+                *slot = cyclic(v, start + k);
+            }
+        }
+        self.start = start;
+        self.held = w;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The gathered value of every unit equals `Series::at` at every step: across window
+    /// refills (64 steps), past a series' end (a 100-value series repeats), for a constant and
+    /// for a unit without a driver (0), and when a step goes back before the window.
+    #[test]
+    fn gather_matches_series_at() {
+        let a = Series::from((0..100).map(|k| k as f64 * 0.5 - 7.0).collect::<Vec<f64>>());
+        let b = Series::from((0..300).map(|k| (k as f64).sin()).collect::<Vec<f64>>());
+        let c = Series::Const(3.25);
+        let mut d = Drivers::new(5);
+        d.set(4, &a);
+        d.set(0, &b);
+        d.set(2, &c);
+        let steps: Vec<usize> = (0..260).chain([5, 299, 300, 1000]).collect();
+        for t in steps {
+            d.gather(t);
+            assert_eq!(d.now[4].to_bits(), a.at(t).to_bits(), "step {t}");
+            assert_eq!(d.now[0].to_bits(), b.at(t).to_bits(), "step {t}");
+            assert_eq!(d.now[2], 3.25);
+            assert_eq!((d.now[1], d.now[3]), (0.0, 0.0));
+        }
     }
 }

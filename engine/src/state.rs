@@ -293,10 +293,9 @@ impl Energy {
         }
     }
 
-    /// Sets the per-unit bookings to zero and the heat overrides to 'none' (start of a step),
-    /// for the unit systems to add to. `pumping_kwh` is left as it is: the Account pass assigns
-    /// every link's entry each step (`record::account_link`), so clearing it would be work done
-    /// twice.
+    /// Sets the per-unit bookings to zero and the heat overrides to 'none'. The step does not
+    /// call this: unit systems assign their units' entries every step ([`Energy::assign`]), so
+    /// the arrays need no clearing (kept for callers that reuse an `Energy` otherwise).
     pub fn clear(&mut self) {
         for v in [
             &mut self.electricity_kwh,
@@ -314,6 +313,54 @@ impl Energy {
         self.heat_kg_per_kwh.fill(f64::NAN);
         self.heat_yuan_per_kwh.fill(f64::NAN);
     }
+
+    /// Writes unit `u`'s bookings of this step, `b`, into the per-unit arrays (the heat
+    /// overrides are left as they are: a unit with its own heat source writes them itself).
+    #[inline]
+    pub fn assign(&mut self, u: usize, b: &Booking) {
+        self.electricity_kwh[u] = b.electricity_kwh;
+        self.heat_kwh[u] = b.heat_kwh;
+        self.generation_kwh[u] = b.generation_kwh;
+        self.chemicals_kg[u] = b.chemicals_kg;
+        self.chemicals_co2_kg[u] = b.chemicals_co2_kg;
+        self.chemicals_cost[u] = b.chemicals_cost;
+        self.water_cost[u] = b.water_cost;
+        self.other_co2_kg[u] = b.other_co2_kg;
+        self.capital_cost[u] = b.capital_cost;
+    }
+}
+
+/// One unit's bookings of one step, summed in a local and then written with
+/// [`Energy::assign`].
+///
+/// Why: the per-unit [`Energy`] arrays used to be zeroed at the start of every step (eleven
+/// arrays, every unit) for the unit systems to add to. Instead each Account-phase unit system
+/// starts a `Booking` at zero for each of its units, adds to it what it used to add to the
+/// arrays, in the same order, and assigns the result, on every step and on every path (a unit
+/// that books nothing this step assigns zeros). Each entry therefore sees exactly the
+/// operations it saw before (`0.0 + a + b …`, including `0.0 + (−0.0) = +0.0`), and the entries
+/// of units whose type books nothing stay at their initial zero. Rule for unit systems: write
+/// `Energy`'s per-unit arrays only through [`Energy::assign`], once per unit and step.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Booking {
+    /// Electricity, kWh.
+    pub electricity_kwh: f64,
+    /// Heat, kWh_th.
+    pub heat_kwh: f64,
+    /// On-site generation, kWh.
+    pub generation_kwh: f64,
+    /// Chemicals, kg.
+    pub chemicals_kg: f64,
+    /// CO2e of chemicals, kg.
+    pub chemicals_co2_kg: f64,
+    /// Money for chemicals, yuan.
+    pub chemicals_cost: f64,
+    /// Other money (water purchase, discharge fees), yuan.
+    pub water_cost: f64,
+    /// Other direct CO2e, kg.
+    pub other_co2_kg: f64,
+    /// Annualised capital cost, yuan.
+    pub capital_cost: f64,
 }
 
 /// Park-wide factors for energy, carbon and cost, sampled each step.

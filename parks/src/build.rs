@@ -7,6 +7,7 @@ use parktwin_engine::events::{DemandNoise, Events, Target};
 use parktwin_engine::flow::{CouplingStrategy, Strategy};
 use parktwin_engine::priority::Priority;
 use parktwin_engine::record::Recorder;
+use parktwin_engine::series::Drivers;
 use parktwin_engine::sim::{ScheduleError, Simulation};
 use parktwin_engine::state::{Clock, Quality, Species, Storage, UnitInputs};
 use parktwin_units::InitContext;
@@ -117,6 +118,14 @@ pub fn build(park: ValidPark, options: BuildOptions) -> Result<BuiltPark, Schedu
         enabled: options.record_series,
         ..Default::default()
     });
+    // The units' main drivers, read every step from one step-major window (docs/drivers.md).
+    let mut drivers = Drivers::new(topo.n_units());
+    for (u, unit) in park.units.iter().enumerate() {
+        if let Some(s) = unit.driver() {
+            drivers.set(u, s);
+        }
+    }
+    world.insert_resource(drivers);
     world.insert_resource(inputs);
     world.insert_resource(storage);
     world.insert_resource(quality);

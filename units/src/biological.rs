@@ -45,7 +45,7 @@ use crate::economics::{Capital, Chemical, book_chemical_kg, book_chemicals};
 use crate::{InitContext, UnitModel};
 use bevy_ecs::prelude::*;
 use parktwin_engine::network::{FlowKind, PortDecl, PortRole};
-use parktwin_engine::state::{Clock, Energy, Flows, Quality, Species, UnitIndex};
+use parktwin_engine::state::{Booking, Clock, Energy, Flows, Quality, Species, UnitIndex};
 
 /// Biological process.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -188,17 +188,18 @@ pub fn account(
     for (i, b) in &q {
         let u = i.get();
         let dt = clock.dt_h;
-        b.capital.book(&mut energy, u, dt);
+        let mut booking = Booking::default();
+        b.capital.book(&mut booking, dt);
         let v = flows.throughput[u] * dt;
-        if v <= 0.0 {
-            continue;
+        if v > 0.0 {
+            let c = |k: Option<usize>| k.map_or(0.0, |k| quality.inlet[u * ns + k]);
+            let (e, n2o, ch4, carbon) = b.loads(v, c(b.cod), c(b.ammonia));
+            booking.electricity_kwh += e;
+            booking.other_co2_kg += n2o * b.gwp_n2o + ch4 * b.gwp_ch4;
+            book_chemical_kg(&mut booking, carbon, &b.carbon_source.1);
+            book_chemicals(&mut booking, v, &b.chemicals);
         }
-        let c = |k: Option<usize>| k.map_or(0.0, |k| quality.inlet[u * ns + k]);
-        let (e, n2o, ch4, carbon) = b.loads(v, c(b.cod), c(b.ammonia));
-        energy.electricity_kwh[u] += e;
-        energy.other_co2_kg[u] += n2o * b.gwp_n2o + ch4 * b.gwp_ch4;
-        book_chemical_kg(&mut energy, u, carbon, &b.carbon_source.1);
-        book_chemicals(&mut energy, u, v, &b.chemicals);
+        energy.assign(u, &booking);
     }
 }
 

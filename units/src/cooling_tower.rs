@@ -63,9 +63,9 @@ use parktwin_engine::diagnostics::{DiagnosticKind, Diagnostics};
 use parktwin_engine::network::Topology;
 use parktwin_engine::network::{ExitKind, FlowKind, PortDecl, PortRole, QualityKind};
 use parktwin_engine::record::{RHO_WATER, UnitOutputs, pumping_kwh};
-use parktwin_engine::series::Series;
+use parktwin_engine::series::{Drivers, Series};
 use parktwin_engine::state::{
-    Clock, Energy, Flows, Quality, Species, Storage, UnitIndex, UnitInputs,
+    Booking, Clock, Energy, Flows, Quality, Species, Storage, UnitIndex, UnitInputs,
 };
 
 /// Metric rule coefficient for evaporation, 1/°C.
@@ -238,15 +238,32 @@ pub fn gbt50050_k(t_c: f64) -> f64 {
     t[t.len() - 1].1
 }
 
-/// Circulation (m³/h) and heat load (MW) this step, with the load multiplier applied.
+impl CoolingTower {
+    /// The tower's driver: its circulation when given, else its heat load (what
+    /// [`circulation_and_heat`] reads; the step's value comes from [`Drivers`]).
+    pub fn driver(&self) -> &Series {
+        self.circulation_m3_per_h
+            .as_ref()
+            .unwrap_or(&self.heat_load_mw)
+    }
+}
+
+/// Circulation (m³/h) and heat load (MW) at `step`, with the load multiplier applied.
 pub fn circulation_and_heat(ct: &CoolingTower, step: usize, load_factor: f64) -> (f64, f64) {
+    circulation_and_heat_of(ct, ct.driver().at(step), load_factor)
+}
+
+/// Circulation (m³/h) and heat load (MW) for the driver's value `x` (circulation when given,
+/// else heat load), with the load multiplier applied: `R = max(x·k, 0)` and
+/// `Q = R·ρ·c_p·ΔT`, or `Q = max(x·k, 0)` and `R = Q/(ρ·c_p·ΔT)`.
+pub fn circulation_and_heat_of(ct: &CoolingTower, x: f64, load_factor: f64) -> (f64, f64) {
     match &ct.circulation_m3_per_h {
-        Some(r) => {
-            let r = (r.at(step) * load_factor).max(0.0);
+        Some(_) => {
+            let r = (x * load_factor).max(0.0);
             (r, r * RHO_WATER * CP_WATER * ct.range_c / 3600.0 / 1e6)
         }
         None => {
-            let q = (ct.heat_load_mw.at(step) * load_factor).max(0.0);
+            let q = (x * load_factor).max(0.0);
             (circulation_of_heat(ct, q), q)
         }
     }
@@ -376,6 +393,7 @@ pub fn demand(
     flows: Res<Flows>,
     storage: Res<Storage>,
     weather: Option<Res<Weather>>,
+    drivers: Res<Drivers>,
     mut inputs: ResMut<UnitInputs>,
     mut diag: ResMut<Diagnostics>,
 ) {
@@ -423,14 +441,13 @@ pub fn demand(
             });
             ct.smart = Some(smart);
             ct.cycles_now = n;
-            let (r, q_mw) = circulation_and_heat(&ct, clock.step, inputs.load_factor[u]);
+            let (r, q_mw) = circulation_and_heat_of(&ct, drivers.now[u], inputs.load_factor[u]);
             let e = evaporation(&ct, r, q_mw, &w);
             let (d, b, m) = drift_blowdown_makeup(&ct, r, e, n);
             (e, d, b, m)
         } else if simple {
             // The simple model, in its own arithmetic (results identical to earlier versions).
-            let (_, e, d, b, m) =
-                water_terms(&ct, ct.heat_load_mw.at(clock.step) * inputs.load_factor[u]);
+            let (_, e, d, b, m) = water_terms(&ct, drivers.now[u] * inputs.load_factor[u]);
             (e, d, b, m)
         } else {
             // The previous step's solved make-up mix (none at the first step or after a step
@@ -449,7 +466,7 @@ pub fn demand(
                 });
             }
             ct.cycles_now = n;
-            let (r, q_mw) = circulation_and_heat(&ct, clock.step, inputs.load_factor[u]);
+            let (r, q_mw) = circulation_and_heat_of(&ct, drivers.now[u], inputs.load_factor[u]);
             let e = evaporation(&ct, r, q_mw, &w);
             let (d, b, m) = drift_blowdown_makeup(&ct, r, e, n);
             (e, d, b, m)
@@ -471,12 +488,17 @@ pub fn demand(
 }
 
 /// Account phase: pumps, fans, chemicals, circulation, capital.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "a system reads the resources it needs"
+)]
 pub fn account(
     mut q: Query<(&UnitIndex, &mut CoolingTower)>,
     clock: Res<Clock>,
     topo: Res<Topology>,
     flows: Res<Flows>,
     inputs: Res<UnitInputs>,
+    drivers: Res<Drivers>,
     mut energy: ResMut<Energy>,
     mut outputs: ResMut<UnitOutputs>,
 ) {
@@ -484,30 +506,33 @@ pub fn account(
         let ct = &mut *ct;
         let u = i.get();
         let dt = clock.dt_h;
-        ct.capital.book(&mut energy, u, dt);
+        let mut b = Booking::default();
+        ct.capital.book(&mut b, dt);
         let target = inputs.target[u];
         if target <= 0.0 {
+            energy.assign(u, &b);
+            outputs.recirculated_m3[u] = 0.0;
             continue;
         }
         // Share of the design duty actually delivered (1 unless make-up was short).
         let duty = (flows.throughput[u] / target).min(1.0);
         let (r, q_mw) = match &ct.circulation_m3_per_h {
             None => {
-                let q_mw = (ct.heat_load_mw.at(clock.step) * inputs.load_factor[u]).max(0.0) * duty;
+                let q_mw = (drivers.now[u] * inputs.load_factor[u]).max(0.0) * duty;
                 (circulation_of_heat(ct, q_mw), q_mw)
             }
             Some(_) => {
-                let (r, q_mw) = circulation_and_heat(ct, clock.step, inputs.load_factor[u]);
+                let (r, q_mw) = circulation_and_heat_of(ct, drivers.now[u], inputs.load_factor[u]);
                 (r * duty, q_mw * duty)
             }
         };
-        energy.electricity_kwh[u] += pumping_kwh(r, ct.circulation_head_m, ct.pump_efficiency, dt)
+        b.electricity_kwh += pumping_kwh(r, ct.circulation_head_m, ct.pump_efficiency, dt)
             + ct.fan_kw_per_mw * q_mw * dt;
         let makeup = flows.throughput[u] * dt;
         let chem = ct.chemical_kg_per_m3 * makeup;
-        energy.chemicals_kg[u] += chem;
-        energy.chemicals_co2_kg[u] += chem * ct.chemical_co2_per_kg;
-        energy.chemicals_cost[u] += chem * ct.chemical_yuan_per_kg;
+        b.chemicals_kg += chem;
+        b.chemicals_co2_kg += chem * ct.chemical_co2_per_kg;
+        b.chemicals_cost += chem * ct.chemical_yuan_per_kg;
         if let Some(smart) = &mut ct.smart {
             // Inhibitor on the measured index: s·c_full·(B + D) (crate::dosing).
             let p0 = topo.ports_of(u).start;
@@ -516,17 +541,19 @@ pub fn account(
             let sched = smart.log.last().map(|l| l.schedule);
             if let (Some(chem), Some(sv)) = (&smart.inhibitor, sched) {
                 let kg = smart.dose_kg(sv, bd_m3);
-                energy.chemicals_kg[u] += kg;
-                energy.chemicals_co2_kg[u] += kg * chem.co2_per_kg;
-                energy.chemicals_cost[u] += kg * chem.yuan_per_kg;
+                b.chemicals_kg += kg;
+                b.chemicals_co2_kg += kg * chem.co2_per_kg;
+                b.chemicals_cost += kg * chem.yuan_per_kg;
                 if let Some(last) = smart.log.last_mut() {
                     last.inhibitor_kg = kg;
                 }
             }
         } else if let Some((c, _)) = &ct.inhibitor {
-            c.book(&mut energy, u, makeup);
+            c.book(&mut b, makeup);
         }
-        outputs.recirculated_m3[u] += r * dt;
+        energy.assign(u, &b);
+        // `0.0 + x` as when the entry was zeroed and added to (it turns −0 into +0).
+        outputs.recirculated_m3[u] = 0.0 + r * dt;
     }
 }
 

@@ -36,7 +36,7 @@ use parktwin_engine::diagnostics::{DiagnosticKind, Diagnostics};
 use parktwin_engine::network::{ExitKind, FlowKind, PortDecl, PortRole, Topology};
 use parktwin_engine::record::UnitOutputs;
 use parktwin_engine::state::{
-    Clock, Energy, Flows, Quality, Species, Storage, UnitIndex, UnitInputs,
+    Booking, Clock, Energy, Flows, Quality, Species, Storage, UnitIndex, UnitInputs,
 };
 
 /// A separately recovered salt.
@@ -196,17 +196,20 @@ pub fn account(
     for (i, c) in &q {
         let u = i.get();
         let dt = clock.dt_h;
-        c.capital.book(&mut energy, u, dt);
+        let mut b = Booking::default();
+        c.capital.book(&mut b, dt);
         c.heat_source.apply(&mut energy, u);
         let v = flows.throughput[u] * dt;
         if v <= 0.0 {
+            energy.assign(u, &b);
+            outputs.product[u] = 0.0;
             continue;
         }
         let feed = &quality.inlet[u * ns..(u + 1) * ns];
         let (sd, _) = c.transfers(c.cake_share);
         let (e, h) = c.energy.per_m3(feed[0]);
-        energy.electricity_kwh[u] += e * sd * v;
-        energy.heat_kwh[u] += h * sd * v;
+        b.electricity_kwh += e * sd * v;
+        b.heat_kwh += h * sd * v;
         let salt_t = |s: usize| c.crystallised[s] * feed[s] * v / 1e6;
         let total = salt_t(0);
         let recovered: f64 = c
@@ -221,8 +224,10 @@ pub fn account(
             });
         }
         let recovered = recovered.min(total);
-        outputs.product[u] += recovered;
-        energy.water_cost[u] += (total - recovered) * c.mixed_salt_yuan_per_t;
+        // `0.0 + x` as when the entry was zeroed and added to (it turns −0 into +0).
+        outputs.product[u] = 0.0 + recovered;
+        b.water_cost += (total - recovered) * c.mixed_salt_yuan_per_t;
+        energy.assign(u, &b);
     }
 }
 

@@ -11,7 +11,7 @@ use crate::{InitContext, UnitModel};
 use bevy_ecs::prelude::*;
 use parktwin_engine::diagnostics::{DiagnosticKind, Diagnostics};
 use parktwin_engine::network::{ExitKind, FlowKind, PortDecl, PortRole, Topology};
-use parktwin_engine::state::{Clock, Energy, Flows, Quality, Species, UnitIndex};
+use parktwin_engine::state::{Booking, Clock, Energy, Flows, Quality, Species, UnitIndex};
 
 /// An outfall.
 #[derive(Component, Clone, Debug)]
@@ -62,15 +62,18 @@ pub fn account(
     for (i, d) in &q {
         let u = i.get();
         let x = flows.throughput[u];
-        energy.water_cost[u] += x * clock.dt_h * d.fee_yuan_per_m3;
-        if x <= 0.0 {
-            continue;
-        }
-        if let Some(t) = env
+        let mut b = Booking::default();
+        b.water_cost += x * clock.dt_h * d.fee_yuan_per_m3;
+        if x > 0.0
+            && let Some(t) = env
             && t.outfall.get(u).copied().unwrap_or(false)
         {
             let c = &quality.inlet[u * ns..u * ns + species.conserved];
-            energy.water_cost[u] += t.tax(x * clock.dt_h, c);
+            b.water_cost += t.tax(x * clock.dt_h, c);
+        }
+        energy.assign(u, &b);
+        if x <= 0.0 {
+            continue;
         }
         for s in 0..species.conserved {
             let c = quality.inlet[u * ns + s];

@@ -23,7 +23,7 @@
 //! inventories (decision 18/CMA.1) [S]. AR6 values (WG1 Table 7.15: non-fossil CH₄ 27.0, N₂O
 //! 273) may be given instead.
 
-use parktwin_engine::state::Energy;
+use parktwin_engine::state::Booking;
 
 /// Hours in the year used to spread an annual cost over steps.
 pub const HOURS_PER_YEAR: f64 = 8760.0;
@@ -59,11 +59,11 @@ impl Capital {
         }
     }
 
-    /// Books this step's share of the annual cost for unit `u`.
+    /// Adds this step's share of the annual cost, `annual·Δt/8,760`, to a unit's booking.
     #[inline]
-    pub fn book(&self, energy: &mut Energy, u: usize, dt_h: f64) {
+    pub fn book(&self, booking: &mut Booking, dt_h: f64) {
         if self.annual_yuan != 0.0 {
-            energy.capital_cost[u] += self.annual_yuan * dt_h / HOURS_PER_YEAR;
+            booking.capital_cost += self.annual_yuan * dt_h / HOURS_PER_YEAR;
         }
     }
 }
@@ -92,25 +92,25 @@ impl Chemical {
         }
     }
 
-    /// Books the dose on `volume_m3` of feed for unit `u`.
+    /// Adds the dose on `volume_m3` of feed to a unit's booking.
     #[inline]
-    pub fn book(&self, energy: &mut Energy, u: usize, volume_m3: f64) {
-        book_chemical_kg(energy, u, self.kg_per_m3 * volume_m3, self);
+    pub fn book(&self, booking: &mut Booking, volume_m3: f64) {
+        book_chemical_kg(booking, self.kg_per_m3 * volume_m3, self);
     }
 }
 
-/// Books `kg` of chemical `c` for unit `u` (mass, carbon, money).
+/// Adds `kg` of chemical `c` to a unit's booking (mass, carbon, money).
 #[inline]
-pub fn book_chemical_kg(energy: &mut Energy, u: usize, kg: f64, c: &Chemical) {
-    energy.chemicals_kg[u] += kg;
-    energy.chemicals_co2_kg[u] += kg * c.co2_per_kg;
-    energy.chemicals_cost[u] += kg * c.yuan_per_kg;
+pub fn book_chemical_kg(booking: &mut Booking, kg: f64, c: &Chemical) {
+    booking.chemicals_kg += kg;
+    booking.chemicals_co2_kg += kg * c.co2_per_kg;
+    booking.chemicals_cost += kg * c.yuan_per_kg;
 }
 
 /// Books a list of chemicals on `volume_m3` of feed.
-pub fn book_chemicals(energy: &mut Energy, u: usize, volume_m3: f64, list: &[Chemical]) {
+pub fn book_chemicals(booking: &mut Booking, volume_m3: f64, list: &[Chemical]) {
     for c in list {
-        c.book(energy, u, volume_m3);
+        c.book(booking, volume_m3);
     }
 }
 

@@ -11,7 +11,7 @@ use crate::{InitContext, UnitModel};
 use bevy_ecs::prelude::*;
 use parktwin_engine::network::{FlowKind, PortDecl};
 use parktwin_engine::series::Series;
-use parktwin_engine::state::{Clock, Energy, UnitIndex, UnitInputs};
+use parktwin_engine::state::{Booking, Clock, Energy, UnitIndex, UnitInputs};
 
 /// An on-site generator (see the module docs).
 #[derive(Component, Clone, Debug)]
@@ -45,9 +45,11 @@ pub fn account(
 ) {
     for (i, g) in &q {
         let u = i.get();
-        g.capital.book(&mut energy, u, clock.dt_h);
+        let mut b = Booking::default();
+        g.capital.book(&mut b, clock.dt_h);
         if inputs.online[u] {
-            energy.generation_kwh[u] += g.output_kw.at(clock.step).max(0.0) * clock.dt_h;
+            b.generation_kwh += g.output_kw.at(clock.step).max(0.0) * clock.dt_h;
         }
+        energy.assign(u, &b);
     }
 }

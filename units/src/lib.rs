@@ -11,6 +11,7 @@
 
 use bevy_ecs::prelude::*;
 use parktwin_engine::network::{FlowKind, PortDecl, QualityKind, Topology, UnitDecl};
+use parktwin_engine::series::Series;
 use parktwin_engine::sim::{EngineAccounting, Phase};
 use parktwin_engine::state::{Storage, UnitIndex, UnitInputs};
 
@@ -236,6 +237,17 @@ impl AnyUnit {
     pub fn spawn(self, world: &mut World, u: usize) -> Entity {
         let index = UnitIndex(u as u32);
         each_unit!(self, m => world.spawn((index, m)).id())
+    }
+
+    /// The unit's main driver, read every step through [`parktwin_engine::series::Drivers`]
+    /// (a process's production, a cooling tower's circulation or heat load); `None` for types
+    /// whose systems read their series themselves.
+    pub fn driver(&self) -> Option<&Series> {
+        match self {
+            AnyUnit::Process(p) => Some(&p.production_per_h),
+            AnyUnit::CoolingTower(ct) => Some(ct.driver()),
+            _ => None,
+        }
     }
 
     /// Type name.

@@ -21,7 +21,7 @@ use crate::{InitContext, UnitModel};
 use bevy_ecs::prelude::*;
 use parktwin_engine::network::{ExitKind, FlowKind, PortDecl, PortRole};
 use parktwin_engine::record::UnitOutputs;
-use parktwin_engine::series::Series;
+use parktwin_engine::series::{Drivers, Series};
 use parktwin_engine::state::{Clock, Flows, UnitIndex, UnitInputs};
 
 /// Where a process's consumed water goes.
@@ -93,12 +93,17 @@ impl UnitModel for Process {
     }
 }
 
-/// Demand phase: demand from production.
-pub fn demand(q: Query<(&UnitIndex, &Process)>, clock: Res<Clock>, mut inputs: ResMut<UnitInputs>) {
+/// Demand phase: demand from production, `production(t)·k·specific_use` (k the load factor),
+/// with `production(t)` read from [`Drivers`] (this unit's driver is its production).
+pub fn demand(
+    q: Query<(&UnitIndex, &Process)>,
+    drivers: Res<Drivers>,
+    mut inputs: ResMut<UnitInputs>,
+) {
     for (i, p) in &q {
         let u = i.get();
         inputs.target[u] = if inputs.online[u] {
-            (p.production_per_h.at(clock.step) * inputs.load_factor[u] * p.specific_use_m3).max(0.0)
+            (drivers.now[u] * inputs.load_factor[u] * p.specific_use_m3).max(0.0)
         } else {
             0.0
         };
@@ -114,8 +119,12 @@ pub fn account(
 ) {
     for (i, p) in &q {
         let u = i.get();
-        if p.specific_use_m3 > 0.0 {
-            outputs.product[u] += flows.throughput[u] / p.specific_use_m3 * clock.dt_h;
-        }
+        // Assigned every step (no per-step clearing of `UnitOutputs`); `0.0 + x` is what the
+        // zeroed entry added to gave (it turns −0 into +0).
+        outputs.product[u] = if p.specific_use_m3 > 0.0 {
+            0.0 + flows.throughput[u] / p.specific_use_m3 * clock.dt_h
+        } else {
+            0.0
+        };
     }
 }

@@ -23,7 +23,7 @@ use crate::{InitContext, UnitModel};
 use bevy_ecs::prelude::*;
 use parktwin_engine::network::{FlowKind, PortDecl, PortRole};
 use parktwin_engine::series::Series;
-use parktwin_engine::state::{Clock, Energy, Flows, UnitIndex, UnitInputs};
+use parktwin_engine::state::{Booking, Clock, Energy, Flows, UnitIndex, UnitInputs};
 
 /// A rainwater harvesting system (see the module docs).
 #[derive(Component, Clone, Debug)]
@@ -139,7 +139,9 @@ pub fn account(
     let dt = clock.dt_h;
     for (i, mut h) in &mut q {
         let u = i.get();
-        h.capital.book(&mut energy, u, dt);
+        let mut b = Booking::default();
+        h.capital.book(&mut b, dt);
+        energy.assign(u, &b);
         let s = (h.stored_m3 + h.inflow_m3 - flows.throughput[u] * dt).max(0.0);
         let spill = (s - h.storage_m3).max(0.0);
         h.spilled_total_m3 += spill;

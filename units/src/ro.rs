@@ -81,7 +81,7 @@ use parktwin_engine::diagnostics::{DiagnosticKind, Diagnostics};
 use parktwin_engine::network::{FlowKind, PortDecl, PortRole, Topology};
 use parktwin_engine::series::Series;
 use parktwin_engine::state::{
-    Clock, Energy, Flows, Quality, Species, Storage, UnitIndex, UnitInputs,
+    Booking, Clock, Energy, Flows, Quality, Species, Storage, UnitIndex, UnitInputs,
 };
 
 /// What a rejection is measured against.
@@ -460,9 +460,11 @@ pub fn account(
     for (i, ro) in &q {
         let u = i.get();
         let dt = clock.dt_h;
-        ro.capital.book(&mut energy, u, dt);
+        let mut b = Booking::default();
+        ro.capital.book(&mut b, dt);
         let x = flows.throughput[u];
         if x <= 0.0 {
+            energy.assign(u, &b);
             continue;
         }
         let p0 = topo.ports_of(u).start;
@@ -493,8 +495,9 @@ pub fn account(
             });
         }
         let v = x * dt;
-        energy.electricity_kwh[u] += op.sec_kwh_per_m3 * r * v + ro.other_kwh_per_m3 * v;
-        book_chemicals(&mut energy, u, v, &ro.chemicals);
+        b.electricity_kwh += op.sec_kwh_per_m3 * r * v + ro.other_kwh_per_m3 * v;
+        book_chemicals(&mut b, v, &ro.chemicals);
+        energy.assign(u, &b);
     }
 }
 

@@ -15,7 +15,7 @@ use bevy_ecs::prelude::*;
 use parktwin_engine::diagnostics::{DiagnosticKind, Diagnostics};
 use parktwin_engine::network::{FlowKind, PortDecl, PortRole, Topology};
 use parktwin_engine::series::Series;
-use parktwin_engine::state::{Clock, Energy, Flows, UnitIndex, UnitInputs};
+use parktwin_engine::state::{Booking, Clock, Energy, Flows, UnitIndex, UnitInputs};
 use serde::Serialize;
 
 /// Kind of water source (GB/T 7119 and the Action Plan's categories).
@@ -157,14 +157,16 @@ pub fn account(
             s.withdrawn_this_year_m3 = 0.0;
         }
         let w = flows.throughput[u] * clock.dt_h;
-        energy.water_cost[u] += w * s.price_yuan_per_m3;
+        let mut b = Booking::default();
+        b.water_cost += w * s.price_yuan_per_m3;
         if let Some(t) = &taxes {
             let tax = t.resource_tax_yuan_per_m3[s.kind as usize];
             if tax != 0.0 {
-                energy.water_cost[u] += w * tax;
+                b.water_cost += w * tax;
             }
         }
-        energy.other_co2_kg[u] += w * s.carbon_kg_per_m3;
+        b.other_co2_kg += w * s.carbon_kg_per_m3;
+        energy.assign(u, &b);
         let before = s.withdrawn_this_year_m3;
         s.withdrawn_this_year_m3 += w;
         if s.annual_cap_m3.is_finite()

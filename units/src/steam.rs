@@ -34,7 +34,7 @@ use bevy_ecs::prelude::*;
 use parktwin_engine::network::{ExitKind, FlowKind, PortDecl, PortRole};
 use parktwin_engine::record::UnitOutputs;
 use parktwin_engine::series::Series;
-use parktwin_engine::state::{Clock, Energy, Flows, UnitIndex, UnitInputs};
+use parktwin_engine::state::{Booking, Clock, Energy, Flows, UnitIndex, UnitInputs};
 
 /// A steam system (see the module docs).
 #[derive(Component, Clone, Debug)]
@@ -143,18 +143,24 @@ pub fn account(
     for (i, st) in &q {
         let u = i.get();
         let dt = clock.dt_h;
-        st.capital.book(&mut energy, u, dt);
+        let mut b = Booking::default();
+        st.capital.book(&mut b, dt);
         st.heat_source.apply(&mut energy, u);
         let m = flows.throughput[u];
         if m <= 0.0 {
+            energy.assign(u, &b);
+            outputs.steam_t[u] = 0.0;
+            outputs.condensate_returned_t[u] = 0.0;
             continue;
         }
         let s = m / st.makeup_per_steam();
-        outputs.steam_t[u] += s * dt;
-        outputs.condensate_returned_t[u] += st.condensate_return * s * dt;
-        energy.heat_kwh[u] += st.heat_kw(s) * dt;
-        energy.electricity_kwh[u] += st.kwh_per_t * s * dt;
-        book_chemicals(&mut energy, u, m * dt, &st.chemicals);
+        // `0.0 + x` as when the entries were zeroed and added to (it turns −0 into +0).
+        outputs.steam_t[u] = 0.0 + s * dt;
+        outputs.condensate_returned_t[u] = 0.0 + st.condensate_return * s * dt;
+        b.heat_kwh += st.heat_kw(s) * dt;
+        b.electricity_kwh += st.kwh_per_t * s * dt;
+        book_chemicals(&mut b, m * dt, &st.chemicals);
+        energy.assign(u, &b);
     }
 }
 

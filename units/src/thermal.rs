@@ -30,7 +30,7 @@ use crate::{InitContext, UnitModel};
 use bevy_ecs::prelude::*;
 use parktwin_engine::network::{FlowKind, PortDecl, PortRole};
 use parktwin_engine::state::{
-    Clock, Energy, Flows, Quality, Species, Storage, UnitIndex, UnitInputs,
+    Booking, Clock, Energy, Flows, Quality, Species, Storage, UnitIndex, UnitInputs,
 };
 
 /// Where a unit's heat comes from.
@@ -194,17 +194,18 @@ pub fn account(
     for (i, t) in &q {
         let u = i.get();
         let dt = clock.dt_h;
-        t.capital.book(&mut energy, u, dt);
+        let mut b = Booking::default();
+        t.capital.book(&mut b, dt);
         t.heat_source.apply(&mut energy, u);
         let v = flows.throughput[u] * dt;
-        if v <= 0.0 {
-            continue;
+        if v > 0.0 {
+            let (e, h) = t.energy.per_m3(quality.inlet[u * ns]);
+            let distillate = t.recovery * v;
+            b.electricity_kwh += e * distillate;
+            b.heat_kwh += h * distillate;
+            book_chemicals(&mut b, v, &t.chemicals);
         }
-        let (e, h) = t.energy.per_m3(quality.inlet[u * ns]);
-        let distillate = t.recovery * v;
-        energy.electricity_kwh[u] += e * distillate;
-        energy.heat_kwh[u] += h * distillate;
-        book_chemicals(&mut energy, u, v, &t.chemicals);
+        energy.assign(u, &b);
     }
 }
 

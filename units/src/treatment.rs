@@ -28,7 +28,7 @@ use bevy_ecs::prelude::*;
 use parktwin_engine::network::{FlowKind, PortDecl, PortRole};
 use parktwin_engine::series::Series;
 use parktwin_engine::state::{
-    Clock, Energy, Flows, Quality, Species, Storage, UnitIndex, UnitInputs,
+    Booking, Clock, Energy, Flows, Quality, Species, Storage, UnitIndex, UnitInputs,
 };
 
 /// How a treatment unit's feed is decided.
@@ -221,19 +221,21 @@ pub fn account(
     let ns = species.len();
     for (i, t) in &q {
         let u = i.get();
+        let mut b = Booking::default();
         for d in &t.removal_chemicals {
             let kg = flows.throughput[u] * clock.dt_h * quality.inlet[u * ns + d.species] / 1000.0
                 * d.fraction;
-            book_chemical_kg(&mut energy, u, kg * d.kg_per_kg, &d.chemical);
+            book_chemical_kg(&mut b, kg * d.kg_per_kg, &d.chemical);
         }
         let v = flows.throughput[u] * clock.dt_h;
-        energy.electricity_kwh[u] += t.kwh_per_m3 * v;
-        energy.heat_kwh[u] += t.heat_kwh_per_m3 * v;
+        b.electricity_kwh += t.kwh_per_m3 * v;
+        b.heat_kwh += t.heat_kwh_per_m3 * v;
         let chem = t.chemical_kg_per_m3 * v;
-        energy.chemicals_kg[u] += chem;
-        energy.chemicals_co2_kg[u] += chem * t.chemical_co2_per_kg;
-        energy.chemicals_cost[u] += chem * t.chemical_yuan_per_kg;
-        book_chemicals(&mut energy, u, v, &t.chemicals);
-        t.capital.book(&mut energy, u, clock.dt_h);
+        b.chemicals_kg += chem;
+        b.chemicals_co2_kg += chem * t.chemical_co2_per_kg;
+        b.chemicals_cost += chem * t.chemical_yuan_per_kg;
+        book_chemicals(&mut b, v, &t.chemicals);
+        t.capital.book(&mut b, clock.dt_h);
+        energy.assign(u, &b);
     }
 }
