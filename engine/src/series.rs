@@ -111,12 +111,20 @@ pub const DRIVER_WINDOW_STEPS: usize = 64;
 ///
 /// Built once per World (`parks::build` registers the units' drivers with [`Drivers::set`]);
 /// the window is refilled when a step falls outside it. Memory: `DRIVER_WINDOW_STEPS × n × 8`
-/// bytes plus one `f64` per unit, whatever the horizon. A constant driver has no column: its
-/// value is written into `now` once.
+/// bytes plus two words per unit, whatever the horizon. A constant driver has no column.
+///
+/// Unit systems read a driver with [`Drivers::value`], never `now` directly: it returns the
+/// gathered value only for the very series registered for the unit (the same allocation),
+/// and otherwise reads the series itself. So a World built by hand (nothing registered) or a
+/// unit whose series was replaced after build still reads its own series: the window is a
+/// cache that can be missing but never stale.
 #[derive(Resource, Clone, Debug, Default)]
 pub struct Drivers {
-    /// Per unit: its driver's value at the current step (0 for a unit without one).
-    pub now: Vec<f64>,
+    /// Per unit: its registered series' value at the current step (0 for a unit without one).
+    now: Vec<f64>,
+    /// Per unit: the address of its registered series' values (0 for none); the series is
+    /// held in `series`, so no other allocation can have this address while it is registered.
+    registered: Vec<usize>,
     /// Per column: the unit whose varying series it holds.
     units: Vec<u32>,
     /// Per column: the series.
@@ -134,21 +142,41 @@ impl Drivers {
     pub fn new(n_units: usize) -> Self {
         Self {
             now: vec![0.0; n_units],
+            registered: vec![0; n_units],
             ..Self::default()
         }
     }
 
-    /// Registers `s` as unit `u`'s driver: a constant is written into `now[u]` once, a series
-    /// gets a column of the window. An empty series (never valid) reads as NaN.
+    /// Registers `s` as unit `u`'s driver: a varying series gets a column of the window (a
+    /// constant needs none: [`Drivers::value`] returns it directly). Registering a unit again
+    /// replaces its column's series.
     pub fn set(&mut self, u: usize, s: &Series) {
-        match s {
-            Series::Const(v) => self.now[u] = *v,
-            Series::Values(v) if v.is_empty() => self.now[u] = f64::NAN,
-            Series::Values(v) => {
+        let Series::Values(v) = s else {
+            return;
+        };
+        if v.is_empty() {
+            return;
+        }
+        match self.units.iter().position(|&x| x as usize == u) {
+            Some(c) => self.series[c] = v.clone(),
+            None => {
                 self.units.push(u as u32);
                 self.series.push(v.clone());
-                self.held = 0;
             }
+        }
+        self.registered[u] = address(v);
+        self.held = 0;
+    }
+
+    /// Unit `u`'s driver `s` at the current step (the step of the last [`Drivers::gather`],
+    /// `step`): the gathered value when `s` is the series registered for `u`, else
+    /// `s.at(step)` (a constant, or a series not registered: same value, read directly).
+    #[inline]
+    pub fn value(&self, u: usize, s: &Series, step: usize) -> f64 {
+        match s {
+            Series::Const(v) => *v,
+            Series::Values(v) if self.registered[u] == address(v) => self.now[u],
+            _ => s.at(step),
         }
     }
 
@@ -185,29 +213,50 @@ impl Drivers {
     }
 }
 
+/// The address of a series' values, which identifies it while it is alive.
+fn address(v: &Arc<[f64]>) -> usize {
+    Arc::as_ptr(v).cast::<f64>() as usize
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// The gathered value of every unit equals `Series::at` at every step: across window
-    /// refills (64 steps), past a series' end (a 100-value series repeats), for a constant and
-    /// for a unit without a driver (0), and when a step goes back before the window.
+    /// Every unit's driver read through the window equals `Series::at` at every step: across
+    /// window refills (64 steps), past a series' end (a 100-value series repeats), for a
+    /// constant, for a series never registered and for one registered and then replaced, and
+    /// when a step goes back before the window.
     #[test]
-    fn gather_matches_series_at() {
+    fn value_matches_series_at() {
         let a = Series::from((0..100).map(|k| k as f64 * 0.5 - 7.0).collect::<Vec<f64>>());
         let b = Series::from((0..300).map(|k| (k as f64).sin()).collect::<Vec<f64>>());
+        let b2 = Series::from((0..300).map(|k| (k as f64).cos()).collect::<Vec<f64>>());
         let c = Series::Const(3.25);
+        let unregistered = Series::from(vec![1.0, 2.0, 4.0]);
         let mut d = Drivers::new(5);
         d.set(4, &a);
         d.set(0, &b);
         d.set(2, &c);
         let steps: Vec<usize> = (0..260).chain([5, 299, 300, 1000]).collect();
-        for t in steps {
+        for (k, &t) in steps.iter().enumerate() {
+            if k == 100 {
+                // Unit 0's series replaced and registered again: its column follows.
+                d.set(0, &b2);
+            }
             d.gather(t);
-            assert_eq!(d.now[4].to_bits(), a.at(t).to_bits(), "step {t}");
-            assert_eq!(d.now[0].to_bits(), b.at(t).to_bits(), "step {t}");
-            assert_eq!(d.now[2], 3.25);
-            assert_eq!((d.now[1], d.now[3]), (0.0, 0.0));
+            let b_now = if k < 100 { &b } else { &b2 };
+            assert_eq!(d.value(4, &a, t).to_bits(), a.at(t).to_bits(), "step {t}");
+            assert_eq!(
+                d.value(0, b_now, t).to_bits(),
+                b_now.at(t).to_bits(),
+                "step {t}"
+            );
+            assert_eq!(d.value(2, &c, t), 3.25);
+            assert_eq!(d.value(1, &unregistered, t), unregistered.at(t), "step {t}");
+            // A series other than the registered one (the old one, after the change) is read
+            // directly, not from the window.
+            assert_eq!(d.value(0, &b, t).to_bits(), b.at(t).to_bits(), "step {t}");
         }
+        assert_eq!(d.units.len(), 2, "registering again reuses the column");
     }
 }

@@ -402,6 +402,8 @@ pub fn demand(
     let nc = species.conserved;
     for (i, mut ct) in &mut q {
         let u = i.get();
+        // The step's heat load or circulation (from the driver window, docs/drivers.md).
+        let driver = drivers.value(u, ct.driver(), clock.step);
         let simple = ct.evaporation == Evaporation::MetricRule
             && ct.blowdown == Blowdown::FixedCycles
             && ct.scaling.is_none()
@@ -441,13 +443,13 @@ pub fn demand(
             });
             ct.smart = Some(smart);
             ct.cycles_now = n;
-            let (r, q_mw) = circulation_and_heat_of(&ct, drivers.now[u], inputs.load_factor[u]);
+            let (r, q_mw) = circulation_and_heat_of(&ct, driver, inputs.load_factor[u]);
             let e = evaporation(&ct, r, q_mw, &w);
             let (d, b, m) = drift_blowdown_makeup(&ct, r, e, n);
             (e, d, b, m)
         } else if simple {
             // The simple model, in its own arithmetic (results identical to earlier versions).
-            let (_, e, d, b, m) = water_terms(&ct, drivers.now[u] * inputs.load_factor[u]);
+            let (_, e, d, b, m) = water_terms(&ct, driver * inputs.load_factor[u]);
             (e, d, b, m)
         } else {
             // The previous step's solved make-up mix (none at the first step or after a step
@@ -466,7 +468,7 @@ pub fn demand(
                 });
             }
             ct.cycles_now = n;
-            let (r, q_mw) = circulation_and_heat_of(&ct, drivers.now[u], inputs.load_factor[u]);
+            let (r, q_mw) = circulation_and_heat_of(&ct, driver, inputs.load_factor[u]);
             let e = evaporation(&ct, r, q_mw, &w);
             let (d, b, m) = drift_blowdown_makeup(&ct, r, e, n);
             (e, d, b, m)
@@ -505,6 +507,7 @@ pub fn account(
     for (i, mut ct) in &mut q {
         let ct = &mut *ct;
         let u = i.get();
+        let driver = drivers.value(u, ct.driver(), clock.step);
         let dt = clock.dt_h;
         let mut b = Booking::default();
         ct.capital.book(&mut b, dt);
@@ -518,11 +521,11 @@ pub fn account(
         let duty = (flows.throughput[u] / target).min(1.0);
         let (r, q_mw) = match &ct.circulation_m3_per_h {
             None => {
-                let q_mw = (drivers.now[u] * inputs.load_factor[u]).max(0.0) * duty;
+                let q_mw = (driver * inputs.load_factor[u]).max(0.0) * duty;
                 (circulation_of_heat(ct, q_mw), q_mw)
             }
             Some(_) => {
-                let (r, q_mw) = circulation_and_heat_of(ct, drivers.now[u], inputs.load_factor[u]);
+                let (r, q_mw) = circulation_and_heat_of(ct, driver, inputs.load_factor[u]);
                 (r * duty, q_mw * duty)
             }
         };

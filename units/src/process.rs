@@ -97,13 +97,17 @@ impl UnitModel for Process {
 /// with `production(t)` read from [`Drivers`] (this unit's driver is its production).
 pub fn demand(
     q: Query<(&UnitIndex, &Process)>,
+    clock: Res<Clock>,
     drivers: Res<Drivers>,
     mut inputs: ResMut<UnitInputs>,
 ) {
     for (i, p) in &q {
         let u = i.get();
         inputs.target[u] = if inputs.online[u] {
-            (drivers.now[u] * inputs.load_factor[u] * p.specific_use_m3).max(0.0)
+            (drivers.value(u, &p.production_per_h, clock.step)
+                * inputs.load_factor[u]
+                * p.specific_use_m3)
+                .max(0.0)
         } else {
             0.0
         };
