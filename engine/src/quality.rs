@@ -11,8 +11,9 @@
 //! ```
 //!
 //! Components of the quality graph are solved in topological order: a unit outside any loop
-//! directly; a recycle loop exactly, by tearing. At its first solve a loop gets a small set of
-//! *tear* units (a greedy feedback vertex set) such that the rest is acyclic. Each step, the
+//! directly; a recycle loop exactly, by tearing. When the solver compiles its index lists for a
+//! topology, each loop gets a small set of *tear* units (a greedy feedback vertex set) such
+//! that the rest is acyclic. Each step, the
 //! other units' inlet mixes are propagated in that acyclic order as affine functions of the tear
 //! units' inlet mixes, `c_u = a_u + B_u·c_T`; the tear units' own balances then form a `k × k`
 //! system per species (`k` tears, typically 1–2), solved with nalgebra's LU, and the rest follows
@@ -21,6 +22,15 @@
 //! Units with no inflow drop out (an outage empties part of a loop without making it singular);
 //! a singular tear system is a `singular_loop` diagnostic. A loop with no purge is rejected when
 //! the network is compiled.
+//!
+//! Per-step work runs over lists compiled once per topology ([`Compiled`]; see
+//! `docs/solver-caches.md`): the solve order as runs of single-unit records (unit, port range,
+//! inlet range), each run ended by a loop; each loop's units with their port ranges; each mixed
+//! unit's evaporation and other ports; each mixed unit's ports grouped by which species take
+//! the mixed-volume transfer. The loop solve keeps its coefficients with the species innermost
+//! (`[a, B_0, ..]` rows of `ns`), so each per-species loop walks consecutive values. Every sum
+//! keeps its terms and their order, so results are bit-identical to the per-component walk
+//! these lists replaced.
 
 use crate::diagnostics::{DiagnosticKind, Diagnostics};
 use crate::mixing::{MixedCoefficients, mixed_coefficients};
@@ -35,8 +45,6 @@ use nalgebra::{DMatrix, DVector};
 pub struct QualitySolver {
     /// Per unit: the step's mixed-volume coefficients (meaningful for mixed units only).
     mixed: Vec<MixedCoefficients>,
-    /// Units with a mixed volume.
-    mixed_units: Vec<u32>,
     /// Per port: how its effective transfer is formed (compiled once per topology).
     rules: Vec<PortRule>,
     /// Index lists compiled from the topology and the rules (see [`Compiled`]).
@@ -47,6 +55,8 @@ pub struct QualitySolver {
     lambda: Vec<f64>,
     /// Scratch of the loop solves (see [`LoopScratch`]).
     scratch: LoopScratch,
+    /// Per quality component: the tear plan of a recycle loop (`None` for a single unit),
+    /// made with the index lists.
     plans: Vec<Option<Plan>>,
     conserved: usize,
 }
@@ -55,34 +65,91 @@ pub struct QualitySolver {
 /// entry a loop reads is written for that loop first.
 #[derive(Default, Debug)]
 struct LoopScratch {
-    /// Per loop unit × species: the coefficients `[a, B_0..B_{k−1}]` of `c_u = a_u + B_u·c_T`.
+    /// Per loop unit: the coefficients of `c_u = a_u + B_u·c_T` as `1 + k` rows of species,
+    /// `[a, B_0, .., B_{k−1}]` (species innermost, so each row is one contiguous vector).
     coef: Vec<f64>,
     /// Per tear × species: the tears' inlet mixes.
     solved: Vec<f64>,
-    /// Per species: the `k × k` tear system, row-major.
+    /// Per `k × k` entry (row-major) × species: the tear systems.
     mat: Vec<f64>,
-    /// Per species: its right-hand side.
+    /// Per tear × species: their right-hand sides.
     rhs: Vec<f64>,
 }
 
 /// Index lists compiled once per topology, so the per-step passes run over contiguous arrays
-/// instead of chasing `links_into(u) → link_from_port[l]` and matching rules per port.
+/// instead of walking the quality components and chasing `links_into(u) → link_from_port[l]`,
+/// `ports_of(u)` and the port roles per step.
 ///
-/// Rebuilt (with the constant part of `tau`/`lambda`) whenever the topology's sizes or the
-/// species counts differ from `key`, as `rules` is.
+/// Rebuilt (with the constant part of `tau`/`lambda` and the loops' tear plans) whenever the
+/// topology's sizes or the species counts differ from `key`, as `rules` is.
 #[derive(Default, Debug)]
 struct Compiled {
     /// Units, ports, links, quality components, species and declared species it was built for.
     key: Option<[usize; 6]>,
-    /// CSR start of each unit's incoming links in `inlets` (length `n_units + 1`).
-    in_start: Vec<u32>,
-    /// Incoming links per unit, in `Topology::links_into` order (the summation order).
+    /// Incoming links of the units in `singles`, each unit's in `Topology::links_into` order
+    /// (the summation order).
     inlets: Vec<Inlet>,
-    /// Per unit: whether it has an inlet mix to solve (not a source).
-    mixes: Vec<bool>,
+    /// The units outside any recycle loop, in solve order.
+    singles: Vec<SingleUnit>,
+    /// The solve order: each run's units of `singles`, then its loop.
+    runs: Vec<Run>,
+    /// Units with a mixed volume, with their ports in `mixed_ports`.
+    mixed_units: Vec<MixedUnit>,
+    /// Per mixed unit: its evaporation ports, then its other ports (each in port order).
+    mixed_ports: Vec<u32>,
     /// Ports whose transfer changes from step to step, by rule: `[declared species, tracers]`.
-    /// The other ports' rules are [`Rule::Const`]: written once when compiled.
+    /// The other ports' rules are [`Rule::Const`]: written once when compiled. The
+    /// [`Rule::Mixed`] ports are listed per unit instead, in `mixed_fill`.
     varying: [RuleLists; 2],
+    /// Per mixed unit with [`Rule::Mixed`] ports: those ports in `mixed_fill_ports`, grouped by
+    /// the species the rule covers, so the unit's coefficients and start concentrations are
+    /// read once for all its ports.
+    mixed_fill: Vec<MixedFill>,
+    /// See `mixed_fill`.
+    mixed_fill_ports: Vec<u32>,
+}
+
+/// A mixed unit's [`Rule::Mixed`] ports in `mixed_fill_ports`: `[start..all_end]` for every
+/// species, `[all_end..declared_end]` for the declared species only, `[declared_end..end]` for
+/// the tracers only; `start` is the previous record's `end`.
+#[derive(Clone, Copy, Debug)]
+struct MixedFill {
+    u: u32,
+    all_end: u32,
+    declared_end: u32,
+    end: u32,
+}
+
+/// A stretch of the solve order: the units `singles[previous end..end]`, then the recycle loop
+/// of quality component `cycle` ([`NO_LOOP`] after the last loop).
+#[derive(Clone, Copy, Debug)]
+struct Run {
+    end: u32,
+    cycle: u32,
+}
+
+/// `Run::cycle` of the stretch after the last loop.
+const NO_LOOP: u32 = u32::MAX;
+
+/// A unit outside any loop: its index, its ports `port_lo..port_hi`, its inlets
+/// `inlets[in_lo..in_hi]`, and whether it has an inlet mix to solve (not a source).
+#[derive(Clone, Copy, Debug)]
+struct SingleUnit {
+    u: u32,
+    port_lo: u32,
+    port_hi: u32,
+    in_lo: u32,
+    in_hi: u32,
+    mixes: bool,
+}
+
+/// A mixed unit: its index and its ports in `mixed_ports[start..evap_end]` (evaporation) and
+/// `[evap_end..end]` (every other port); `start` is the previous unit's `end`.
+#[derive(Clone, Copy, Debug)]
+struct MixedUnit {
+    u: u32,
+    evap_end: u32,
+    end: u32,
 }
 
 /// Ports of one rule kind, for one species range.
@@ -92,8 +159,6 @@ struct RuleLists {
     source: Vec<u32>,
     /// [`Rule::Inputs`] ports.
     inputs: Vec<u32>,
-    /// [`Rule::Mixed`] ports, with their unit.
-    mixed: Vec<(u32, u32)>,
 }
 
 /// How a port's effective transfer is formed, decided once from the topology.
@@ -157,10 +222,21 @@ impl PortRule {
 struct Plan {
     order: Vec<u32>,
     tears: usize,
+    /// Per position in `order`: the unit, its ports and whether it is a source.
+    units: Vec<LoopUnit>,
     /// CSR start, per position in `order`, of the unit's incoming links in `inlets`.
     in_start: Vec<u32>,
     /// Incoming links of each unit of `order`, in `Topology::links_into` order.
     inlets: Vec<LoopInlet>,
+}
+
+/// A unit of a loop: its index, its ports `port_lo..port_hi`, and whether it is a source.
+#[derive(Clone, Copy, Debug)]
+struct LoopUnit {
+    u: u32,
+    port_lo: u32,
+    port_hi: u32,
+    source: bool,
 }
 
 /// A link into a unit, with its upstream port.
@@ -193,10 +269,6 @@ impl<W: Width> Width for AllButOne<W> {
 
 /// Writes the effective transfer of species `lo..lo + len` of the ports in `lists` (see
 /// [`QualitySolver::effective_transfer`]); `ns` species per port and unit.
-#[expect(
-    clippy::too_many_arguments,
-    reason = "the per-step arrays it reads and writes"
-)]
 #[inline(always)]
 fn fill_lists<W: Width, R: Width>(
     lists: &RuleLists,
@@ -205,9 +277,7 @@ fn fill_lists<W: Width, R: Width>(
     len: R,
     tau: &mut [f64],
     lambda: &mut [f64],
-    mixed: &[MixedCoefficients],
     inputs: &UnitInputs,
-    storage: &Storage,
 ) {
     let (ns, n) = (w.n(), len.n());
     if n == 0 {
@@ -232,14 +302,52 @@ fn fill_lists<W: Width, R: Width>(
         tau[b..b + n].copy_from_slice(&inputs_tau[b..b + n]);
         lambda[b..b + n].copy_from_slice(&inputs_lambda[b..b + n]);
     }
-    for &(p, u) in &lists.mixed {
-        let (b, u) = (p as usize * ns + lo, u as usize);
+}
+
+/// Writes a mixed volume's transfer `τ = a_in`, `λ = a0·C0` into the [`Rule::Mixed`] ports of
+/// `fills` (see [`Compiled::mixed_fill`]): every species, the declared species (the first
+/// `nc`) or the tracers, as each port's rules say; `ns` species per port and unit.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the per-step arrays it reads and writes"
+)]
+#[inline(always)]
+fn fill_mixed<W: Width, R: Width>(
+    w: W,
+    nc: R,
+    fills: &[MixedFill],
+    ports: &[u32],
+    tau: &mut [f64],
+    lambda: &mut [f64],
+    mixed: &[MixedCoefficients],
+    conc: &[f64],
+) {
+    let (ns, nc) = (w.n(), nc.n());
+    // Both per-port arrays cut to one length, so one bounds check covers a port's entries.
+    let len = tau.len().min(lambda.len());
+    let (tau, lambda) = (&mut tau[..len], &mut lambda[..len]);
+    let mut start = 0;
+    for f in fills {
+        let u = f.u as usize;
         let m = &mixed[u];
-        let c0 = &storage.conc[u * ns + lo..u * ns + lo + n];
-        let (dt, dl) = (&mut tau[b..b + n], &mut lambda[b..b + n]);
-        for i in 0..n {
-            dt[i] = m.a_in;
-            dl[i] = m.a0 * c0[i];
+        let c0 = &conc[u * ns..(u + 1) * ns];
+        let (all_end, declared_end, end) =
+            (f.all_end as usize, f.declared_end as usize, f.end as usize);
+        let groups = [
+            (&ports[start..all_end], 0..ns),
+            (&ports[all_end..declared_end], 0..nc),
+            (&ports[declared_end..end], nc..ns),
+        ];
+        start = end;
+        for (group, species) in groups {
+            for &p in group {
+                let b = p as usize * ns;
+                let (dt, dl) = (&mut tau[b..b + ns], &mut lambda[b..b + ns]);
+                for s in species.clone() {
+                    dt[s] = m.a_in;
+                    dl[s] = m.a0 * c0[s];
+                }
+            }
         }
     }
 }
@@ -307,18 +415,21 @@ impl QualitySolver {
         if self.compiled.key != Some(key) {
             self.compile(topo, key);
         }
-        // Mixed volumes: coefficients from this step's flows.
-        for &u in &self.mixed_units {
-            let u = u as usize;
+        // Mixed volumes: coefficients from this step's flows (evaporation and the other
+        // outflows each summed in port order).
+        let mut start = 0;
+        for mu in &self.compiled.mixed_units {
+            let (u, evap_end, end) = (mu.u as usize, mu.evap_end as usize, mu.end as usize);
+            let ports = &self.compiled.mixed_ports[start..end];
+            let (evap_ports, out_ports) = ports.split_at(evap_end - start);
+            start = end;
             let mut evap = 0.0;
+            for &p in evap_ports {
+                evap += flows.port[p as usize];
+            }
             let mut out = 0.0;
-            for p in topo.ports_of(u) {
-                let f = flows.port[p];
-                if topo.port_role[p] == PortRole::Exit(ExitKind::Evaporation) {
-                    evap += f;
-                } else {
-                    out += f;
-                }
+            for &p in out_ports {
+                out += flows.port[p as usize];
             }
             let c = mixed_coefficients(storage.volume[u], flows.throughput[u], evap, out, dt);
             storage.volume_end[u] = if storage.capacity[u].is_finite() {
@@ -330,18 +441,29 @@ impl QualitySolver {
         }
         self.effective_transfer(w, inputs, storage);
 
-        for (ci, comp) in topo.quality_components.iter().enumerate() {
-            let units = &topo.quality_order[comp.start as usize..comp.end as usize];
-            if !comp.cyclic {
-                let u = units[0] as usize;
-                self.solve_single(w, u, topo, flows, quality);
-                continue;
+        let Self {
+            compiled,
+            plans,
+            scratch,
+            tau,
+            lambda,
+            ..
+        } = self;
+        let t = Transfer { tau, lambda };
+        let mut first = 0;
+        for run in &compiled.runs {
+            let end = run.end as usize;
+            for su in &compiled.singles[first..end] {
+                solve_single(w, su, &compiled.inlets, flows, t, quality);
             }
-            self.solve_loop(w, ci, units, topo, flows, quality, clock, diag);
+            first = end;
+            if let Some(Some(plan)) = plans.get(run.cycle as usize) {
+                solve_loop(w, plan, scratch, t, topo, flows, quality, clock, diag);
+            }
         }
         // End-of-step concentrations of mixed volumes.
-        for &u in &self.mixed_units {
-            let u = u as usize;
+        for mu in &self.compiled.mixed_units {
+            let u = mu.u as usize;
             let m = self.mixed[u];
             let c0 = &storage.conc[u * ns..(u + 1) * ns];
             let inlet = &quality.inlet[u * ns..(u + 1) * ns];
@@ -353,45 +475,81 @@ impl QualitySolver {
     }
 
     /// Compiles, for `topo` and the species counts in `key`: the per-port transfer rules, the
-    /// list of mixed units, the index lists of [`Compiled`], and the transfers that never change
-    /// ([`Rule::Const`], and a source's τ = 0), which are written here once.
+    /// index lists of [`Compiled`], every recycle loop's tear plan, and the transfers that
+    /// never change ([`Rule::Const`], and a source's τ = 0), which are written here once.
     fn compile(&mut self, topo: &Topology, key: [usize; 6]) {
         let nu = topo.n_units();
         let (ns, nc) = (key[4], key[5]);
         self.mixed = vec![mixed_coefficients(0.0, 0.0, 0.0, 0.0, 1.0); nu];
-        self.mixed_units = (0..nu)
-            .filter(|&u| topo.unit_quality[u] == QualityKind::Mixed)
-            .map(|u| u as u32)
-            .collect();
         self.rules = (0..topo.n_ports())
             .map(|p| PortRule::of(p, topo.port_unit[p] as usize, topo))
             .collect();
-        self.plans.clear();
         let mut c = Compiled {
             key: Some(key),
             ..Compiled::default()
         };
-        c.in_start.reserve(nu + 1);
-        c.in_start.push(0);
+        let evaporation = |p: usize| topo.port_role[p] == PortRole::Exit(ExitKind::Evaporation);
         for u in 0..nu {
+            if topo.unit_quality[u] != QualityKind::Mixed {
+                continue;
+            }
+            c.mixed_ports.extend(
+                topo.ports_of(u)
+                    .filter(|&p| evaporation(p))
+                    .map(|p| p as u32),
+            );
+            let evap_end = c.mixed_ports.len() as u32;
+            c.mixed_ports.extend(
+                topo.ports_of(u)
+                    .filter(|&p| !evaporation(p))
+                    .map(|p| p as u32),
+            );
+            c.mixed_units.push(MixedUnit {
+                u: u as u32,
+                evap_end,
+                end: c.mixed_ports.len() as u32,
+            });
+        }
+        // The solve order: units outside loops as single records, a run ended by each loop.
+        self.plans = vec![None; topo.quality_components.len()];
+        for (ci, comp) in topo.quality_components.iter().enumerate() {
+            let units = &topo.quality_order[comp.start as usize..comp.end as usize];
+            if comp.cyclic {
+                self.plans[ci] = Some(plan(units, topo));
+                c.runs.push(Run {
+                    end: c.singles.len() as u32,
+                    cycle: ci as u32,
+                });
+                continue;
+            }
+            let u = units[0] as usize;
+            let in_lo = c.inlets.len() as u32;
             for &l in topo.links_into(u) {
                 c.inlets.push(Inlet {
                     link: l,
                     port: topo.link_from_port[l as usize],
                 });
             }
-            c.in_start.push(c.inlets.len() as u32);
+            let ports = topo.ports_of(u);
+            c.singles.push(SingleUnit {
+                u: u as u32,
+                port_lo: ports.start as u32,
+                port_hi: ports.end as u32,
+                in_lo,
+                in_hi: c.inlets.len() as u32,
+                mixes: topo.unit_flow[u] != FlowKind::Source,
+            });
         }
-        c.mixes = (0..nu)
-            .map(|u| topo.unit_flow[u] != FlowKind::Source)
-            .collect();
+        c.runs.push(Run {
+            end: c.singles.len() as u32,
+            cycle: NO_LOOP,
+        });
         let n = topo.n_ports() * ns;
         self.tau.clear();
         self.tau.resize(n, 0.0);
         self.lambda.clear();
         self.lambda.resize(n, 0.0);
         for (p, rule) in self.rules.iter().enumerate() {
-            let u = topo.port_unit[p];
             let ranges = [
                 (p * ns..p * ns + nc, rule.conserved),
                 (p * ns + nc..(p + 1) * ns, rule.tracer),
@@ -407,9 +565,31 @@ impl QualitySolver {
                         lists.source.push(p as u32);
                     }
                     Rule::Inputs => lists.inputs.push(p as u32),
-                    Rule::Mixed => lists.mixed.push((p as u32, u)),
+                    Rule::Mixed => {}
                 }
             }
+        }
+        // Mixed ports per unit: every species, declared only, tracers only.
+        for mu in &c.mixed_units {
+            let u = mu.u as usize;
+            let rules = &self.rules[topo.ports_of(u)];
+            let ports = topo.ports_of(u).zip(rules);
+            let groups = [(true, true), (true, false), (false, true)];
+            let mut ends = [0u32; 3];
+            for (end, (declared, tracer)) in ends.iter_mut().zip(groups) {
+                for (p, r) in ports.clone() {
+                    if (r.conserved == Rule::Mixed, r.tracer == Rule::Mixed) == (declared, tracer) {
+                        c.mixed_fill_ports.push(p as u32);
+                    }
+                }
+                *end = c.mixed_fill_ports.len() as u32;
+            }
+            c.mixed_fill.push(MixedFill {
+                u: u as u32,
+                all_end: ends[0],
+                declared_end: ends[1],
+                end: ends[2],
+            });
         }
         self.compiled = c;
     }
@@ -422,230 +602,208 @@ impl QualitySolver {
     fn effective_transfer<W: Width>(&mut self, w: W, inputs: &UnitInputs, storage: &Storage) {
         let (ns, nc) = (w.n(), self.conserved);
         let (tau, lambda) = (&mut self.tau[..], &mut self.lambda[..]);
-        let [declared, tracers] = &self.compiled.varying;
-        let mixed = &self.mixed[..];
+        let c = &self.compiled;
+        let [declared, tracers] = &c.varying;
+        let (mixed, conc) = (&self.mixed[..], &storage.conc[..]);
+        let (fills, ports) = (&c.mixed_fill[..], &c.mixed_fill_ports[..]);
         if nc + 1 == ns {
-            fill_lists(
-                declared,
-                w,
-                0,
-                AllButOne(w),
-                tau,
-                lambda,
-                mixed,
-                inputs,
-                storage,
-            );
-            fill_lists(
-                tracers, w, nc, Fixed::<1>, tau, lambda, mixed, inputs, storage,
-            );
+            fill_lists(declared, w, 0, AllButOne(w), tau, lambda, inputs);
+            fill_lists(tracers, w, nc, Fixed::<1>, tau, lambda, inputs);
+            fill_mixed(w, AllButOne(w), fills, ports, tau, lambda, mixed, conc);
         } else {
-            fill_lists(declared, w, 0, Dyn(nc), tau, lambda, mixed, inputs, storage);
-            fill_lists(
-                tracers,
-                w,
-                nc,
-                Dyn(ns - nc),
-                tau,
-                lambda,
-                mixed,
-                inputs,
-                storage,
-            );
+            fill_lists(declared, w, 0, Dyn(nc), tau, lambda, inputs);
+            fill_lists(tracers, w, nc, Dyn(ns - nc), tau, lambda, inputs);
+            fill_mixed(w, Dyn(nc), fills, ports, tau, lambda, mixed, conc);
         }
     }
+}
 
-    /// The inlet mix of a unit outside any loop, `c_u = Σ_l q_l·C_{p(l)} / x_u` (links in
-    /// `links_into` order; zero without inflow), then its ports.
-    fn solve_single<W: Width>(
-        &self,
-        w: W,
-        u: usize,
-        topo: &Topology,
-        flows: &Flows,
-        quality: &mut Quality,
-    ) {
-        let ns = w.n();
-        let c = &self.compiled;
-        let x = flows.throughput[u];
-        let Quality { inlet, port } = quality;
-        let inlet = &mut inlet[u * ns..(u + 1) * ns];
-        inlet.fill(0.0);
-        if x > 0.0 && c.mixes[u] {
-            let (a, b) = (c.in_start[u] as usize, c.in_start[u + 1] as usize);
-            for inl in &c.inlets[a..b] {
-                let q = flows.link[inl.link as usize];
-                if q == 0.0 {
+/// The tear plan of the recycle loop through `units` (one quality component).
+fn plan(units: &[u32], topo: &Topology) -> Plan {
+    let n = units.len();
+    let pos: std::collections::HashMap<u32, usize> =
+        units.iter().enumerate().map(|(i, &u)| (u, i)).collect();
+    // Edges inside the component: v → u when a link goes from v to u.
+    let mut preds: Vec<Vec<usize>> = vec![Vec::new(); n];
+    let mut succs: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for (i, &u) in units.iter().enumerate() {
+        for &l in topo.links_into(u as usize) {
+            if let Some(&j) = pos.get(&topo.link_from[l as usize]) {
+                preds[i].push(j);
+                succs[j].push(i);
+            }
+        }
+    }
+    // Greedy feedback vertex set: strip nodes that cannot be on a cycle, then tear the node
+    // with the most in × out edges among the rest; repeat until nothing cyclic is left.
+    let mut alive = vec![true; n];
+    let mut tears = Vec::new();
+    loop {
+        let mut changed = true;
+        while changed {
+            changed = false;
+            for i in 0..n {
+                if !alive[i] {
                     continue;
                 }
-                let p = inl.port as usize;
-                let cp = &port[p * ns..(p + 1) * ns];
-                for s in 0..ns {
-                    inlet[s] += q * cp[s];
-                }
-            }
-            for c in inlet.iter_mut() {
-                *c /= x;
-            }
-        }
-        write_ports(w, u, topo, &self.tau, &self.lambda, quality);
-    }
-
-    fn plan(&mut self, ci: usize, units: &[u32], topo: &Topology) {
-        if self.plans.len() < topo.quality_components.len() {
-            self.plans.resize(topo.quality_components.len(), None);
-        }
-        if self.plans[ci].is_some() {
-            return;
-        }
-        let n = units.len();
-        let pos: std::collections::HashMap<u32, usize> =
-            units.iter().enumerate().map(|(i, &u)| (u, i)).collect();
-        // Edges inside the component: v → u when a link goes from v to u.
-        let mut preds: Vec<Vec<usize>> = vec![Vec::new(); n];
-        let mut succs: Vec<Vec<usize>> = vec![Vec::new(); n];
-        for (i, &u) in units.iter().enumerate() {
-            for &l in topo.links_into(u as usize) {
-                if let Some(&j) = pos.get(&topo.link_from[l as usize]) {
-                    preds[i].push(j);
-                    succs[j].push(i);
-                }
-            }
-        }
-        // Greedy feedback vertex set: strip nodes that cannot be on a cycle, then tear the node
-        // with the most in × out edges among the rest; repeat until nothing cyclic is left.
-        let mut alive = vec![true; n];
-        let mut tears = Vec::new();
-        loop {
-            let mut changed = true;
-            while changed {
-                changed = false;
-                for i in 0..n {
-                    if !alive[i] {
-                        continue;
-                    }
-                    let ins = preds[i].iter().filter(|&&j| alive[j]).count();
-                    let outs = succs[i].iter().filter(|&&j| alive[j]).count();
-                    let self_loop = preds[i].contains(&i);
-                    if (ins == 0 || outs == 0) && !self_loop {
-                        alive[i] = false;
-                        changed = true;
-                    }
-                }
-            }
-            let best = (0..n).filter(|&i| alive[i]).max_by_key(|&i| {
                 let ins = preds[i].iter().filter(|&&j| alive[j]).count();
                 let outs = succs[i].iter().filter(|&&j| alive[j]).count();
-                (ins * outs, std::cmp::Reverse(i))
-            });
-            match best {
-                Some(i) => {
-                    tears.push(i);
+                let self_loop = preds[i].contains(&i);
+                if (ins == 0 || outs == 0) && !self_loop {
                     alive[i] = false;
-                }
-                None => break,
-            }
-        }
-        // Topological order of the non-tear units (Kahn), ignoring edges from tears.
-        let is_tear: Vec<bool> = (0..n).map(|i| tears.contains(&i)).collect();
-        let mut indeg: Vec<usize> = (0..n)
-            .map(|i| preds[i].iter().filter(|&&j| !is_tear[j]).count())
-            .collect();
-        let mut ready: std::collections::BTreeSet<usize> =
-            (0..n).filter(|&i| !is_tear[i] && indeg[i] == 0).collect();
-        let mut order: Vec<u32> = tears.iter().map(|&i| units[i]).collect();
-        while let Some(i) = ready.pop_first() {
-            order.push(units[i]);
-            for &j in &succs[i] {
-                if !is_tear[j] && !is_tear[i] {
-                    indeg[j] -= 1;
-                    if indeg[j] == 0 {
-                        ready.insert(j);
-                    }
+                    changed = true;
                 }
             }
         }
-        debug_assert_eq!(order.len(), n, "tearing leaves an acyclic remainder");
-        // Each unit's incoming links with their upstream port and the upstream unit's position
-        // in `order` (outside the loop: `OUTSIDE`), in `links_into` order.
-        let at: std::collections::HashMap<u32, u32> = order
-            .iter()
-            .enumerate()
-            .map(|(i, &u)| (u, i as u32))
-            .collect();
-        let mut in_start = Vec::with_capacity(n + 1);
-        let mut inlets = Vec::new();
-        in_start.push(0);
-        for &u in &order {
-            for &l in topo.links_into(u as usize) {
-                inlets.push(LoopInlet {
-                    link: l,
-                    port: topo.link_from_port[l as usize],
-                    src: at
-                        .get(&topo.link_from[l as usize])
-                        .copied()
-                        .unwrap_or(OUTSIDE),
-                });
-            }
-            in_start.push(inlets.len() as u32);
-        }
-        self.plans[ci] = Some(Plan {
-            order,
-            tears: tears.len(),
-            in_start,
-            inlets,
+        let best = (0..n).filter(|&i| alive[i]).max_by_key(|&i| {
+            let ins = preds[i].iter().filter(|&&j| alive[j]).count();
+            let outs = succs[i].iter().filter(|&&j| alive[j]).count();
+            (ins * outs, std::cmp::Reverse(i))
         });
+        match best {
+            Some(i) => {
+                tears.push(i);
+                alive[i] = false;
+            }
+            None => break,
+        }
     }
+    // Topological order of the non-tear units (Kahn), ignoring edges from tears.
+    let is_tear: Vec<bool> = (0..n).map(|i| tears.contains(&i)).collect();
+    let mut indeg: Vec<usize> = (0..n)
+        .map(|i| preds[i].iter().filter(|&&j| !is_tear[j]).count())
+        .collect();
+    let mut ready: std::collections::BTreeSet<usize> =
+        (0..n).filter(|&i| !is_tear[i] && indeg[i] == 0).collect();
+    let mut order: Vec<u32> = tears.iter().map(|&i| units[i]).collect();
+    while let Some(i) = ready.pop_first() {
+        order.push(units[i]);
+        for &j in &succs[i] {
+            if !is_tear[j] && !is_tear[i] {
+                indeg[j] -= 1;
+                if indeg[j] == 0 {
+                    ready.insert(j);
+                }
+            }
+        }
+    }
+    debug_assert_eq!(order.len(), n, "tearing leaves an acyclic remainder");
+    // Each unit's incoming links with their upstream port and the upstream unit's position
+    // in `order` (outside the loop: `OUTSIDE`), in `links_into` order.
+    let at: std::collections::HashMap<u32, u32> = order
+        .iter()
+        .enumerate()
+        .map(|(i, &u)| (u, i as u32))
+        .collect();
+    let mut in_start = Vec::with_capacity(n + 1);
+    let mut inlets = Vec::new();
+    in_start.push(0);
+    for &u in &order {
+        for &l in topo.links_into(u as usize) {
+            inlets.push(LoopInlet {
+                link: l,
+                port: topo.link_from_port[l as usize],
+                src: at
+                    .get(&topo.link_from[l as usize])
+                    .copied()
+                    .unwrap_or(OUTSIDE),
+            });
+        }
+        in_start.push(inlets.len() as u32);
+    }
+    let loop_units = order
+        .iter()
+        .map(|&u| {
+            let ports = topo.ports_of(u as usize);
+            LoopUnit {
+                u,
+                port_lo: ports.start as u32,
+                port_hi: ports.end as u32,
+                source: topo.unit_flow[u as usize] == FlowKind::Source,
+            }
+        })
+        .collect();
+    Plan {
+        order,
+        tears: tears.len(),
+        units: loop_units,
+        in_start,
+        inlets,
+    }
+}
 
-    /// A recycle loop's step: its tear plan (made at the loop's first solve), then
-    /// [`solve_torn`] with the coefficient width `1 + k` as a constant for one and two tears.
-    #[expect(
-        clippy::too_many_arguments,
-        reason = "internal helper over the step state"
-    )]
-    fn solve_loop<W: Width>(
-        &mut self,
-        w: W,
-        ci: usize,
-        units: &[u32],
-        topo: &Topology,
-        flows: &Flows,
-        quality: &mut Quality,
-        clock: &Clock,
-        diag: &mut Diagnostics,
-    ) {
-        if !matches!(self.plans.get(ci), Some(Some(_))) {
-            self.plan(ci, units, topo);
+/// The inlet mix of a unit outside any loop, `c_u = Σ_l q_l·C_{p(l)} / x_u` (links in
+/// `links_into` order; zero without inflow), then its ports.
+#[inline(always)]
+fn solve_single<W: Width>(
+    w: W,
+    su: &SingleUnit,
+    inlets: &[Inlet],
+    flows: &Flows,
+    t: Transfer,
+    quality: &mut Quality,
+) {
+    let ns = w.n();
+    let u = su.u as usize;
+    let x = flows.throughput[u];
+    let Quality { inlet, port } = quality;
+    let inlet = &mut inlet[u * ns..(u + 1) * ns];
+    inlet.fill(0.0);
+    if x > 0.0 && su.mixes {
+        for inl in &inlets[su.in_lo as usize..su.in_hi as usize] {
+            let q = flows.link[inl.link as usize];
+            if q == 0.0 {
+                continue;
+            }
+            let p = inl.port as usize;
+            let cp = &port[p * ns..(p + 1) * ns];
+            for s in 0..ns {
+                inlet[s] += q * cp[s];
+            }
         }
-        let Self {
-            plans,
+        for c in inlet.iter_mut() {
+            *c /= x;
+        }
+    }
+    write_ports(w, u, su.port_lo, su.port_hi, t, quality);
+}
+
+/// A recycle loop's step: [`solve_torn`] with the coefficient width `1 + k` as a constant for
+/// one and two tears.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "internal helper over the step state"
+)]
+fn solve_loop<W: Width>(
+    w: W,
+    plan: &Plan,
+    scratch: &mut LoopScratch,
+    t: Transfer,
+    topo: &Topology,
+    flows: &Flows,
+    quality: &mut Quality,
+    clock: &Clock,
+    diag: &mut Diagnostics,
+) {
+    match plan.tears {
+        1 => solve_torn(
+            w, Fixed::<2>, plan, scratch, t, topo, flows, quality, clock, diag,
+        ),
+        2 => solve_torn(
+            w, Fixed::<3>, plan, scratch, t, topo, flows, quality, clock, diag,
+        ),
+        k => solve_torn(
+            w,
+            Dyn(1 + k),
+            plan,
             scratch,
-            tau,
-            lambda,
-            ..
-        } = self;
-        let plan = plans[ci].as_ref().expect("planned");
-        let t = Transfer { tau, lambda };
-        match plan.tears {
-            1 => solve_torn(
-                w, Fixed::<2>, plan, scratch, t, topo, flows, quality, clock, diag,
-            ),
-            2 => solve_torn(
-                w, Fixed::<3>, plan, scratch, t, topo, flows, quality, clock, diag,
-            ),
-            k => solve_torn(
-                w,
-                Dyn(1 + k),
-                plan,
-                scratch,
-                t,
-                topo,
-                flows,
-                quality,
-                clock,
-                diag,
-            ),
-        }
+            t,
+            topo,
+            flows,
+            quality,
+            clock,
+            diag,
+        ),
     }
 }
 
@@ -657,28 +815,27 @@ struct Transfer<'a> {
 }
 
 /// Unit `u`'s outlet concentrations from its inlet mix: `C_p = τ_p·c_u + λ_p` for each of its
-/// ports and species.
+/// ports `port_lo..port_hi` and species.
 #[inline(always)]
 fn write_ports<W: Width>(
     w: W,
     u: usize,
-    topo: &Topology,
-    tau: &[f64],
-    lambda: &[f64],
+    port_lo: u32,
+    port_hi: u32,
+    t: Transfer,
     quality: &mut Quality,
 ) {
     let ns = w.n();
     if ns == 0 {
         return;
     }
-    let ports = topo.ports_of(u);
-    let r = ports.start * ns..ports.end * ns;
+    let r = port_lo as usize * ns..port_hi as usize * ns;
     let Quality { inlet, port } = quality;
     affine_rows(
         w,
         &mut port[r.clone()],
-        &tau[r.clone()],
-        &lambda[r],
+        &t.tau[r.clone()],
+        &t.lambda[r],
         &inlet[u * ns..(u + 1) * ns],
     );
 }
@@ -703,12 +860,16 @@ fn affine_rows<W: Width>(w: W, out: &mut [f64], tau: &[f64], lambda: &[f64], c: 
     }
 }
 
-/// Block elimination of a torn loop (see the module docs). Per unit and species the
-/// coefficients `[a, B_0..B_{k−1}]` (`cw` = `1 + k` wide) of `c_u = a_u + B_u·c_T`:
+/// Block elimination of a torn loop (see the module docs). Per unit the coefficients
+/// `[a, B_0..B_{k−1}]` (`cw` = `1 + k` rows of `ns` species) of `c_u = a_u + B_u·c_T`:
 /// a tear's are `e_j`; another unit's are `(Σ_{l outside} q_l·C_{p(l)} +
 /// Σ_{l from v inside} q_l·(τ_{p(l)}·[a_v, B_v] + [λ_{p(l)}, 0])) / x_u`. Then the tears'
 /// balances `(x_t·e_t − Σ q·τ·B_v)·c_T = Σ q·(τ·a_v + λ) + Σ q·C_outside` per species, and
 /// back-substitution, each unit's ports written right after its inlet mix.
+///
+/// Every array is laid out with the species innermost (a coefficient row, a tear-system entry
+/// and a right-hand side are each one contiguous vector of `ns`), so each per-species loop
+/// reads and writes consecutive values; every entry's terms are summed in link order.
 #[expect(
     clippy::too_many_arguments,
     reason = "internal helper over the step state"
@@ -726,12 +887,12 @@ fn solve_torn<W: Width, C: Width>(
     diag: &mut Diagnostics,
 ) {
     let ns = w_.n();
-    let w = cw.n(); // per unit and species: a, then B[0..k]
+    let w = cw.n(); // per unit: the row a, then the rows B[0..k]
     // The tear count, as a constant when the width is.
     let k = w - 1;
     debug_assert_eq!(k, plan.tears);
-    let order = &plan.order[..];
-    let n = order.len();
+    let units = &plan.units[..];
+    let n = units.len();
     let blk = ns * w;
     // Grown only: each unit's block is zeroed below before it is written.
     if scratch.coef.len() < n * blk {
@@ -739,34 +900,33 @@ fn solve_torn<W: Width, C: Width>(
     }
     let coef = &mut scratch.coef[..n * blk];
     let (tau_all, lambda_all) = (t.tau, t.lambda);
+    let (throughput, link) = (&flows.throughput[..], &flows.link[..]);
     // Written as the dense solve's tests were, so a non-finite throughput takes the same path.
-    let active = |u: usize| flows.throughput[u] > 0.0 && topo.unit_flow[u] != FlowKind::Source;
-    let skipped = |u: usize| flows.throughput[u] <= 0.0 || topo.unit_flow[u] == FlowKind::Source;
+    let active = |lu: &LoopUnit| throughput[lu.u as usize] > 0.0 && !lu.source;
+    let skipped = |lu: &LoopUnit, x: f64| x <= 0.0 || lu.source;
     // Tear units: c_t = unknown j (all zero when the tear has no inflow).
-    for (j, &u) in order[..k].iter().enumerate() {
+    for (j, lu) in units[..k].iter().enumerate() {
         let dst = &mut coef[j * blk..(j + 1) * blk];
         dst.fill(0.0);
-        if active(u as usize) {
-            for s in 0..ns {
-                dst[s * w + 1 + j] = 1.0;
-            }
+        if active(lu) {
+            dst[(1 + j) * ns..(2 + j) * ns].fill(1.0);
         }
     }
     // The others in order: c_u = a_u + B_u·c_T. A unit's sources inside the loop come
     // earlier in the order (or are tears), so its coefficient block is written from blocks
     // before it.
-    for (i, &u) in order.iter().enumerate().skip(k) {
-        let u = u as usize;
-        let x = flows.throughput[u];
+    for (i, lu) in units.iter().enumerate().skip(k) {
+        let x = throughput[lu.u as usize];
         let (head, tail) = coef.split_at_mut(i * blk);
         let dst = &mut tail[..blk];
         dst.fill(0.0);
-        if skipped(u) {
+        if skipped(lu, x) {
             continue;
         }
+        let (da, db) = dst.split_at_mut(ns);
         let (a, b) = (plan.in_start[i] as usize, plan.in_start[i + 1] as usize);
         for inl in &plan.inlets[a..b] {
-            let q = flows.link[inl.link as usize];
+            let q = link[inl.link as usize];
             if q == 0.0 {
                 continue;
             }
@@ -774,19 +934,19 @@ fn solve_torn<W: Width, C: Width>(
             if jv == OUTSIDE {
                 let cp = &quality.port[p * ns..(p + 1) * ns];
                 for s in 0..ns {
-                    dst[s * w] += q * cp[s];
+                    da[s] += q * cp[s];
                 }
             } else {
                 let jv = jv as usize;
-                let src = &head[jv * blk..(jv + 1) * blk];
+                let (sa, sb) = head[jv * blk..(jv + 1) * blk].split_at(ns);
                 let tau = &tau_all[p * ns..(p + 1) * ns];
                 let lambda = &lambda_all[p * ns..(p + 1) * ns];
                 for s in 0..ns {
-                    let d = &mut dst[s * w..(s + 1) * w];
-                    let sr = &src[s * w..(s + 1) * w];
-                    d[0] += q * (tau[s] * sr[0] + lambda[s]);
-                    for b in 1..w {
-                        d[b] += q * tau[s] * sr[b];
+                    da[s] += q * (tau[s] * sa[s] + lambda[s]);
+                }
+                for (d, sr) in db.chunks_exact_mut(ns).zip(sb.chunks_exact(ns)) {
+                    for s in 0..ns {
+                        d[s] += q * tau[s] * sr[s];
                     }
                 }
             }
@@ -795,33 +955,33 @@ fn solve_torn<W: Width, C: Width>(
             *c /= x;
         }
     }
-    // The tears' own balances, per species s: row j of `mat[s]` and `rhs[s]`. Each entry
-    // sums its terms in link order, as the species-by-species assembly did.
+    // The tears' own balances: entry (j, m) of the system and row j of the right-hand side,
+    // each a vector over species. Each entry sums its terms in link order, as the
+    // species-by-species assembly did.
     let LoopScratch {
         solved, mat, rhs, ..
     } = scratch;
     mat.clear();
-    mat.resize(ns * k * k, 0.0);
+    mat.resize(k * k * ns, 0.0);
     rhs.clear();
-    rhs.resize(ns * k, 0.0);
+    rhs.resize(k * ns, 0.0);
     // Exact-length slices: the entry checks below fold away, and the writes do not make the
     // compiler reload the vectors' pointers.
-    let (mat, rhs) = (&mut mat[..ns * k * k], &mut rhs[..ns * k]);
-    for (j, &u) in order[..k].iter().enumerate() {
-        let u = u as usize;
-        let x = flows.throughput[u];
-        if skipped(u) {
-            for s in 0..ns {
-                mat[(s * k + j) * k + j] = 1.0;
-            }
+    let (mat, rhs) = (&mut mat[..k * k * ns], &mut rhs[..k * ns]);
+    for (j, lu) in units[..k].iter().enumerate() {
+        let x = throughput[lu.u as usize];
+        let diag_jj = &mut mat[(j * k + j) * ns..(j * k + j + 1) * ns];
+        if skipped(lu, x) {
+            diag_jj.fill(1.0);
             continue;
         }
-        for s in 0..ns {
-            mat[(s * k + j) * k + j] += x;
+        for m in diag_jj.iter_mut() {
+            *m += x;
         }
+        let r = &mut rhs[j * ns..(j + 1) * ns];
         let (a, b) = (plan.in_start[j] as usize, plan.in_start[j + 1] as usize);
         for inl in &plan.inlets[a..b] {
-            let q = flows.link[inl.link as usize];
+            let q = link[inl.link as usize];
             if q == 0.0 {
                 continue;
             }
@@ -829,19 +989,20 @@ fn solve_torn<W: Width, C: Width>(
             if jv == OUTSIDE {
                 let cp = &quality.port[p * ns..(p + 1) * ns];
                 for s in 0..ns {
-                    rhs[s * k + j] += q * cp[s];
+                    r[s] += q * cp[s];
                 }
             } else {
                 let jv = jv as usize;
-                let src = &coef[jv * blk..(jv + 1) * blk];
+                let (sa, sb) = coef[jv * blk..(jv + 1) * blk].split_at(ns);
                 let tau = &tau_all[p * ns..(p + 1) * ns];
                 let lambda = &lambda_all[p * ns..(p + 1) * ns];
                 for s in 0..ns {
-                    let sr = &src[s * w..(s + 1) * w];
-                    rhs[s * k + j] += q * (tau[s] * sr[0] + lambda[s]);
-                    let row = &mut mat[(s * k + j) * k..(s * k + j + 1) * k];
-                    for m in 0..k {
-                        row[m] -= q * tau[s] * sr[1 + m];
+                    r[s] += q * (tau[s] * sa[s] + lambda[s]);
+                }
+                let row = &mut mat[j * k * ns..(j + 1) * k * ns];
+                for (e, sr) in row.chunks_exact_mut(ns).zip(sb.chunks_exact(ns)) {
+                    for s in 0..ns {
+                        e[s] -= q * tau[s] * sr[s];
                     }
                 }
             }
@@ -851,30 +1012,32 @@ fn solve_torn<W: Width, C: Width>(
     solved.clear();
     solved.resize(k * ns, 0.0);
     let solved = &mut solved[..k * ns];
-    for s in 0..ns {
-        if k == 1 {
-            // One tear (the common case): the 1 × 1 system directly.
+    if k == 1 {
+        // One tear (the common case): the 1 × 1 system of each species directly.
+        for s in 0..ns {
             let c = rhs[s] / mat[s];
             if c.is_finite() {
                 solved[s] = c;
             } else {
                 singular = true;
             }
-            continue;
         }
-        let a = DMatrix::from_row_slice(k, k, &mat[s * k * k..(s + 1) * k * k]);
-        let b = DVector::from_column_slice(&rhs[s * k..(s + 1) * k]);
-        match a.lu().solve(&b) {
-            Some(c) if c.iter().all(|v| v.is_finite()) => {
-                for j in 0..k {
-                    solved[j * ns + s] = c[j];
+    } else {
+        for s in 0..ns {
+            let a = DMatrix::from_fn(k, k, |r, c| mat[(r * k + c) * ns + s]);
+            let b = DVector::from_fn(k, |r, _| rhs[r * ns + s]);
+            match a.lu().solve(&b) {
+                Some(c) if c.iter().all(|v| v.is_finite()) => {
+                    for j in 0..k {
+                        solved[j * ns + s] = c[j];
+                    }
                 }
+                _ => singular = true,
             }
-            _ => singular = true,
         }
     }
     if singular {
-        let first = order[0] as usize;
+        let first = plan.order[0] as usize;
         diag.push(
             DiagnosticKind::SingularLoop,
             clock.step,
@@ -889,18 +1052,17 @@ fn solve_torn<W: Width, C: Width>(
     }
     // Back-substitute, and emit each unit's ports from its inlet mix.
     let solved = &solved[..];
-    for (i, &u) in order.iter().enumerate() {
-        let u = u as usize;
-        let row = &coef[i * blk..(i + 1) * blk];
+    for (i, lu) in units.iter().enumerate() {
+        let u = lu.u as usize;
+        let (ra, rb) = coef[i * blk..(i + 1) * blk].split_at(ns);
         let inlet = &mut quality.inlet[u * ns..(u + 1) * ns];
         for s in 0..ns {
-            let r = &row[s * w..(s + 1) * w];
-            let mut c = r[0];
+            let mut c = ra[s];
             for m in 0..k {
-                c += r[1 + m] * solved[m * ns + s];
+                c += rb[m * ns + s] * solved[m * ns + s];
             }
             inlet[s] = if singular { 0.0 } else { c };
         }
-        write_ports(w_, u, topo, tau_all, lambda_all, quality);
+        write_ports(w_, u, lu.port_lo, lu.port_hi, t, quality);
     }
 }

@@ -159,6 +159,47 @@ fn spill_diagnostics(topo: &Topology, flows: &Flows, step: usize, diag: &mut Dia
     }
 }
 
+/// The tank ports the Solve phase watches for diagnostics, in unit and port order (the order
+/// the diagnostics are pushed in): each tank's overflow ports (an `overflow` diagnostic when one
+/// carries water) and its linked supply ports (a `dry_tank` diagnostic when the tank ends the
+/// step at its minimum). Compiled once per topology, so a step visits the tanks' ports only
+/// instead of every unit's; rebuilt when the unit or port count changes.
+#[derive(Default)]
+struct TankWatch {
+    /// Units and ports it was built for.
+    key: Option<[usize; 2]>,
+    /// `(tank, port, is_overflow)`: an overflow port, or else a supply port with links.
+    ports: Vec<(u32, u32, bool)>,
+}
+
+impl TankWatch {
+    /// The list for `topo`, rebuilt if `topo`'s sizes differ from the ones it was built for.
+    fn of(&mut self, topo: &Topology) -> &[(u32, u32, bool)] {
+        let key = [topo.n_units(), topo.n_ports()];
+        if self.key != Some(key) {
+            self.key = Some(key);
+            self.ports.clear();
+            for u in 0..topo.n_units() {
+                if topo.unit_flow[u] != crate::network::FlowKind::Tank {
+                    continue;
+                }
+                for p in topo.ports_of(u) {
+                    match topo.port_role[p] {
+                        crate::network::PortRole::Overflow => {
+                            self.ports.push((u as u32, p as u32, true));
+                        }
+                        crate::network::PortRole::Supply if !topo.links_of_port(p).is_empty() => {
+                            self.ports.push((u as u32, p as u32, false));
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+        &self.ports
+    }
+}
+
 #[expect(
     clippy::too_many_arguments,
     reason = "a system reads the resources it needs"
@@ -173,6 +214,7 @@ fn solve(
     mut quality: ResMut<Quality>,
     mut solver: ResMut<Solver>,
     mut diag: ResMut<Diagnostics>,
+    mut tanks: Local<TankWatch>,
 ) {
     solver.0.solve(
         &topo,
@@ -185,34 +227,25 @@ fn solve(
         &mut diag,
     );
     // Tanks that spilled or ran dry.
-    for u in 0..topo.n_units() {
-        if topo.unit_flow[u] != crate::network::FlowKind::Tank {
-            continue;
-        }
-        for p in topo.ports_of(u) {
-            match topo.port_role[p] {
-                crate::network::PortRole::Overflow if flows.port[p] > 0.0 => {
-                    let q = flows.port[p];
-                    diag.push(
-                        DiagnosticKind::Overflow,
-                        clock.step,
-                        Some(&topo.unit_id[u]),
-                        || format!("{} overflows {q:.3} m³/h", topo.unit_id[u]),
-                    );
-                }
-                crate::network::PortRole::Supply
-                    if !topo.links_of_port(p).is_empty()
-                        && storage.volume_end[u] <= storage.minimum[u] + 1e-9 =>
-                {
-                    diag.push(
-                        DiagnosticKind::DryTank,
-                        clock.step,
-                        Some(&topo.unit_id[u]),
-                        || format!("{} is drawn down to its minimum", topo.unit_id[u]),
-                    );
-                }
-                _ => {}
+    for &(u, p, overflow) in tanks.of(&topo) {
+        let (u, p) = (u as usize, p as usize);
+        if overflow {
+            if flows.port[p] > 0.0 {
+                let q = flows.port[p];
+                diag.push(
+                    DiagnosticKind::Overflow,
+                    clock.step,
+                    Some(&topo.unit_id[u]),
+                    || format!("{} overflows {q:.3} m³/h", topo.unit_id[u]),
+                );
             }
+        } else if storage.volume_end[u] <= storage.minimum[u] + 1e-9 {
+            diag.push(
+                DiagnosticKind::DryTank,
+                clock.step,
+                Some(&topo.unit_id[u]),
+                || format!("{} is drawn down to its minimum", topo.unit_id[u]),
+            );
         }
     }
     // Inlet quality against what each unit accepts. Most steps have no excess anywhere: one
