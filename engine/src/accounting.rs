@@ -20,7 +20,9 @@
 //! port order, [`port_pass`]: exits and spill in m³, g/h and g): all of them when a link leaks
 //! or a port spills, else only the exit ports, the only ones that book anything then. Then the
 //! units ([`account_units`]; the ledger's unit terms from the sources and mixed volumes listed
-//! once per topology, [`book_units_listed`]; the judge, [`judge_step`]).
+//! once per topology, [`book_units_listed`]; the judge, [`judge_step`]). The unit pass books
+//! heat, on-site generation and steam in loops of their own and skips each in a step where
+//! its values are all zero (most parks have no heat user, generator or steam system).
 //!
 //! The link and port passes read the port concentrations with the port stride and the tracer's
 //! place as constants of the species-count instantiation when the park has the usual layout
@@ -247,6 +249,7 @@ fn fused<W: Width>(w: W, view: &StepView, books: &mut StepBooks) {
         dt,
         park_electricity,
         summary,
+        true,
     );
     let ledger = &mut *books.ledger;
     let (sources, mixed) = (&cache.sources[..], &cache.mixed[..]);
