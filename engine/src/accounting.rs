@@ -7,9 +7,7 @@
 //! concentrations `c`; run apart they load them four times, in four loops. Here each link is
 //! visited once (in link order, [`link_pass`]) and handed to each consumer's share:
 //!
-//! - pumping `e = ρ·g·(q + leak)·H/η·Δt` ([`pumping_kwh`], [`book_pumping`]), charged to
-//!   the sending unit, with the link's running maximum flow taken by one comparison
-//!   ([`running_max`]);
+//! - pumping `e = ρ·g·(q + leak)·H/η·Δt` ([`account_link`]), charged to the sending unit;
 //! - repeated use `Σ q·u` (`u` the 'already used' tracer), summed per receiving unit;
 //! - the flow sums `Σ q·u`, `Σ q·c` ([`FlowSums`]);
 //! - the ledger's `q·Δt` (× `c`) into the receiver and out of the sender ([`book_link_flow`]);
@@ -60,8 +58,8 @@ use crate::ledger::{
 use crate::network::Topology;
 use crate::network::{FlowKind, PortRole, QualityKind};
 use crate::record::{
-    FlowSums, LinkTotals, StepPrices, Summary, SumsMut, UnitOutputs, UnitTotals, account_port,
-    account_units, book_pumping, pumping_kwh, running_max,
+    FlowSums, LinkTotals, StepPrices, Summary, SumsMut, UnitOutputs, UnitTotals, account_link,
+    account_port, account_units,
 };
 use crate::state::{Clock, Energy, Factors, Flows, Quality, Species, Storage, UnitInputs};
 use crate::width::Width;
@@ -325,10 +323,9 @@ struct LinkArrays<'a> {
     eta: &'a [f64],
 }
 
-/// Every link's shares except its leak's, in link order: pumping `e` (as
-/// [`account_link`](crate::record::account_link) books it, on the link, its sending unit and
-/// the park's sum, which is returned), repeated use `q·u` (`u` the 'already used' tracer at
-/// `c[t]`, `t = used`) per receiving unit and per link,
+/// Every link's shares except its leak's, in link order: pumping `e` ([`account_link`], on
+/// the link, its sending unit and the park's sum, which is returned), repeated use
+/// `q·u` (`u` the 'already used' tracer at `c[t]`, `t = used`) per receiving unit and per link,
 /// the flow sums `Σ q·c`, and the ledger's `q·Δt` (× `c`) into the receiver and out of the
 /// sender ([`book_link_flow`]). `ns` is the port stride of `qport` (all species); called with
 /// constants for the usual layout so that slicing a port's concentrations needs no run-time
@@ -367,11 +364,17 @@ fn link_pass<W: Width>(
         let (v, u) = (from[l] as usize, to[l] as usize);
         let p = port[l] as usize;
         let c = &qport[p * ns..p * ns + ns];
-        // As `account_link`, with the running maximum by one comparison.
-        let e = pumping_kwh(q + leak, head[l], eta[l], dt);
-        pumping[l] = e;
-        book_pumping(q, e, dt, prices, &mut totals[l], &mut units[v], running_max);
-        park_electricity += e;
+        park_electricity += account_link(
+            q,
+            leak,
+            head[l],
+            eta[l],
+            dt,
+            prices,
+            &mut pumping[l],
+            &mut totals[l],
+            &mut units[v],
+        );
         if let Some(t) = used {
             let qu = q * c[t];
             reuse[u] += qu;

@@ -298,41 +298,14 @@ pub(crate) fn account_link(
 ) -> f64 {
     let e = pumping_kwh(q + leak, head, eta, dt);
     *pumping = e;
-    book_pumping(q, e, dt, prices, t, ut, f64::max);
-    e
-}
-
-/// The bookings of [`account_link`] once its pumping `e` (kWh) is known: the link's volume
-/// `q·dt`, its largest flow `max(max, q)` (by `running_max`) and its pumping, and its sending
-/// unit's electricity, carbon `e·grid` and cost `e·price`.
-#[inline(always)]
-pub(crate) fn book_pumping(
-    q: f64,
-    e: f64,
-    dt: f64,
-    prices: &StepPrices,
-    t: &mut LinkTotals,
-    ut: &mut UnitTotals,
-    running_max: impl Fn(f64, f64) -> f64,
-) {
     t.volume_m3 += q * dt;
-    t.max_flow_m3_per_h = running_max(t.max_flow_m3_per_h, q);
+    t.max_flow_m3_per_h = t.max_flow_m3_per_h.max(q);
     t.pumping_kwh += e;
     // Pumping is charged to the unit that sends the water.
     ut.electricity_kwh += e;
     ut.carbon.electricity += e * prices.grid;
     ut.cost.electricity += e * prices.price;
-}
-
-/// `max(m, q)` for a running maximum `m` that starts at +0 and is only ever updated by this
-/// function: `q > m ? q : m`, one comparison instead of `f64::max`'s NaN handling (on x86-64,
-/// `maxsd` and a blend: 5 instructions more per link). Both give the same bits here: `m` is
-/// never NaN (it starts at +0 and the result is NaN only if `m` is) and never −0 (a tie keeps
-/// `m`), and for such an `m` `f64::max(m, q)` is `q` when `q > m` and `m` otherwise (a NaN `q`
-/// is ignored, and `max(+0, ±0)` is +0).
-#[inline(always)]
-pub(crate) fn running_max(m: f64, q: f64) -> f64 {
-    if q > m { q } else { m }
+    e
 }
 
 /// Water leaving by port `p` (role `role`, flow `q` and spill `spill`, m³/h) over `dt` h into
