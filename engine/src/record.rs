@@ -299,13 +299,24 @@ pub(crate) fn account_link(
     let e = pumping_kwh(q + leak, head, eta, dt);
     *pumping = e;
     t.volume_m3 += q * dt;
-    t.max_flow_m3_per_h = t.max_flow_m3_per_h.max(q);
+    t.max_flow_m3_per_h = running_max(t.max_flow_m3_per_h, q);
     t.pumping_kwh += e;
     // Pumping is charged to the unit that sends the water.
     ut.electricity_kwh += e;
     ut.carbon.electricity += e * prices.grid;
     ut.cost.electricity += e * prices.price;
     e
+}
+
+/// `max(m, q)` for a link's running maximum flow `m`, which starts at +0 and is only ever
+/// updated here: `q > m ? q : m`, one comparison instead of `f64::max`'s NaN handling (on
+/// x86-64, `maxsd` and a blend). The same bits as `f64::max` for such an `m`: it is never NaN
+/// (it starts at +0 and takes only values `q > m`) and never −0 (a tie keeps `m`), so the two
+/// differ in nothing (a NaN `q` is ignored by both). Callgrind, 720 steps of the 499-unit park:
+/// `sim::account` 280.4 M with `f64::max`, 274.8 M with this.
+#[inline(always)]
+fn running_max(m: f64, q: f64) -> f64 {
+    if q > m { q } else { m }
 }
 
 /// Water leaving by port `p` (role `role`, flow `q` and spill `spill`, m³/h) over `dt` h into
