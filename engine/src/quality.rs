@@ -32,6 +32,7 @@
 //! keeps its terms and their order, so results are bit-identical to the per-component walk
 //! these lists replaced.
 
+use crate::arith::add_scaled;
 use crate::diagnostics::{DiagnosticKind, Diagnostics};
 use crate::mixing::{MixedCoefficients, mixed_coefficients};
 use crate::network::{ExitKind, FlowKind, PortRole, QualityKind, Topology};
@@ -860,6 +861,18 @@ fn affine_rows<W: Width>(w: W, out: &mut [f64], tau: &[f64], lambda: &[f64], c: 
     }
 }
 
+/// `a[s] += q·(τ[s]·a_v[s] + λ[s])` for every species: what an inlet of `q` m³/h from loop
+/// unit `v` adds to a balance's constant part (`v`'s outlet `C_p = τ·c_v + λ` with
+/// `c_v = a_v + B_v·c_T`; the `B` part is added by the caller, with its sign).
+#[inline(always)]
+fn add_through(a: &mut [f64], q: f64, tau: &[f64], a_v: &[f64], lambda: &[f64]) {
+    let n = a.len();
+    let (tau, a_v, lambda) = (&tau[..n], &a_v[..n], &lambda[..n]);
+    for s in 0..n {
+        a[s] += q * (tau[s] * a_v[s] + lambda[s]);
+    }
+}
+
 /// Block elimination of a torn loop (see the module docs). Per unit the coefficients
 /// `[a, B_0..B_{k−1}]` (`cw` = `1 + k` rows of `ns` species) of `c_u = a_u + B_u·c_T`:
 /// a tear's are `e_j`; another unit's are `(Σ_{l outside} q_l·C_{p(l)} +
@@ -932,18 +945,12 @@ fn solve_torn<W: Width, C: Width>(
             }
             let (p, jv) = (inl.port as usize, inl.src);
             if jv == OUTSIDE {
-                let cp = &quality.port[p * ns..(p + 1) * ns];
-                for s in 0..ns {
-                    da[s] += q * cp[s];
-                }
+                add_scaled(da, q, &quality.port[p * ns..(p + 1) * ns]);
             } else {
                 let jv = jv as usize;
                 let (sa, sb) = head[jv * blk..(jv + 1) * blk].split_at(ns);
                 let tau = &tau_all[p * ns..(p + 1) * ns];
-                let lambda = &lambda_all[p * ns..(p + 1) * ns];
-                for s in 0..ns {
-                    da[s] += q * (tau[s] * sa[s] + lambda[s]);
-                }
+                add_through(da, q, tau, sa, &lambda_all[p * ns..(p + 1) * ns]);
                 for (d, sr) in db.chunks_exact_mut(ns).zip(sb.chunks_exact(ns)) {
                     for s in 0..ns {
                         d[s] += q * tau[s] * sr[s];
@@ -987,18 +994,12 @@ fn solve_torn<W: Width, C: Width>(
             }
             let (p, jv) = (inl.port as usize, inl.src);
             if jv == OUTSIDE {
-                let cp = &quality.port[p * ns..(p + 1) * ns];
-                for s in 0..ns {
-                    r[s] += q * cp[s];
-                }
+                add_scaled(r, q, &quality.port[p * ns..(p + 1) * ns]);
             } else {
                 let jv = jv as usize;
                 let (sa, sb) = coef[jv * blk..(jv + 1) * blk].split_at(ns);
                 let tau = &tau_all[p * ns..(p + 1) * ns];
-                let lambda = &lambda_all[p * ns..(p + 1) * ns];
-                for s in 0..ns {
-                    r[s] += q * (tau[s] * sa[s] + lambda[s]);
-                }
+                add_through(r, q, tau, sa, &lambda_all[p * ns..(p + 1) * ns]);
                 let row = &mut mat[j * k * ns..(j + 1) * k * ns];
                 for (e, sr) in row.chunks_exact_mut(ns).zip(sb.chunks_exact(ns)) {
                     for s in 0..ns {
