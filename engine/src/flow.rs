@@ -7,10 +7,46 @@
 //! [`CouplingStrategy`] decides the free choices — which supply a consumer draws from, where a
 //! cascade sends water — and writes [`Flows`]. The engine then checks every unit's balance.
 
-use crate::diagnostics::Diagnostics;
+use crate::diagnostics::{DiagnosticKind, Diagnostics};
 use crate::network::{FlowKind, PortRole, Topology};
 use crate::state::{Clock, Flows, Quality, Species, Storage, UnitInputs};
 use bevy_ecs::resource::Resource;
+
+/// Relative change in throughput below which a recycle loop visited Gauss–Seidel counts as
+/// converged (the priority cascade and the plan realiser of the LP strategies).
+pub const LOOP_TOLERANCE: f64 = 1e-14;
+
+/// Whether a Gauss–Seidel pass over a recycle loop's `units` has converged: no throughput
+/// changed from `previous` by more than [`LOOP_TOLERANCE`] relative to the largest,
+/// `max|x − x_prev| ≤ tol·max|x|`.
+pub(crate) fn loop_converged(units: &[u32], throughput: &[f64], previous: &[f64]) -> bool {
+    let mut diff: f64 = 0.0;
+    let mut scale: f64 = 0.0;
+    for &u in units {
+        let x = throughput[u as usize];
+        diff = diff.max((x - previous[u as usize]).abs());
+        scale = scale.max(x.abs());
+    }
+    diff <= LOOP_TOLERANCE * scale
+}
+
+/// Raises `non_convergence` for a recycle loop (`units`, in flow order) that did not converge
+/// in `passes` passes; `of` ends the message (what the passes were of, or empty).
+pub(crate) fn report_non_convergence(
+    diag: &mut Diagnostics,
+    ctx: &AllocationContext<'_>,
+    units: &[u32],
+    passes: usize,
+    of: &str,
+) {
+    let id = &ctx.topo.unit_id[units[0] as usize];
+    diag.push(
+        DiagnosticKind::NonConvergence,
+        ctx.clock.step,
+        Some(id),
+        || format!("flow loop through {id} did not converge in {passes} passes{of}"),
+    );
+}
 
 /// Everything a strategy may read to allocate one step.
 pub struct AllocationContext<'a> {

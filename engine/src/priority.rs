@@ -47,15 +47,14 @@
 //! identities.
 
 use crate::arith::any;
-use crate::diagnostics::{DiagnosticKind, Diagnostics};
-use crate::flow::{AllocationContext, CouplingStrategy};
+use crate::diagnostics::Diagnostics;
+use crate::flow::{AllocationContext, CouplingStrategy, loop_converged, report_non_convergence};
 use crate::network::{Component, FlowKind, PortRole, Topology};
 use crate::state::{Flows, UnitInputs};
 
 /// Passes over a recycle loop before giving up.
 pub const MAX_PASSES: usize = 500;
-/// Relative change in throughput below which a loop counts as converged.
-pub const LOOP_TOLERANCE: f64 = 1e-14;
+pub use crate::flow::LOOP_TOLERANCE;
 
 /// The priority-cascade strategy (see the module docs).
 #[derive(Default, Debug)]
@@ -989,33 +988,13 @@ impl Priority {
             for &u in units {
                 self.update::<true>(u as usize, a, ctx);
             }
-            if pass > 0 {
-                let mut diff: f64 = 0.0;
-                let mut scale: f64 = 0.0;
-                for &u in units {
-                    let x = a.throughput[u as usize];
-                    diff = diff.max((x - self.previous[u as usize]).abs());
-                    scale = scale.max(x.abs());
-                }
-                if diff <= LOOP_TOLERANCE * scale {
-                    converged = true;
-                    break;
-                }
+            if pass > 0 && loop_converged(units, a.throughput, &self.previous) {
+                converged = true;
+                break;
             }
         }
         if !converged {
-            let first = units[0] as usize;
-            diag.push(
-                DiagnosticKind::NonConvergence,
-                ctx.clock.step,
-                Some(&topo.unit_id[first]),
-                || {
-                    format!(
-                        "flow loop through {} did not converge in {MAX_PASSES} passes",
-                        topo.unit_id[first]
-                    )
-                },
-            );
+            report_non_convergence(diag, ctx, units, MAX_PASSES, "");
         }
     }
 }

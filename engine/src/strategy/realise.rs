@@ -21,8 +21,8 @@
 //! computed from an approximate model (an LP with assumed concentrations, a design point of
 //! another step) can only be suboptimal, never unbalanced.
 
-use crate::diagnostics::{DiagnosticKind, Diagnostics};
-use crate::flow::AllocationContext;
+use crate::diagnostics::Diagnostics;
+use crate::flow::{AllocationContext, loop_converged, report_non_convergence};
 use crate::network::{FlowKind, PortRole};
 use crate::state::Flows;
 
@@ -97,32 +97,13 @@ impl Realiser {
                 for &u in units {
                     self.visit(u as usize, plan, ctx, flows);
                 }
-                if pass > 0 {
-                    let (mut diff, mut scale) = (0.0f64, 0.0f64);
-                    for &u in units {
-                        let x = flows.throughput[u as usize];
-                        diff = diff.max((x - self.previous[u as usize]).abs());
-                        scale = scale.max(x.abs());
-                    }
-                    if diff <= 1e-14 * scale {
-                        converged = true;
-                        break;
-                    }
+                if pass > 0 && loop_converged(units, &flows.throughput, &self.previous) {
+                    converged = true;
+                    break;
                 }
             }
             if !converged {
-                let first = units[0] as usize;
-                diag.push(
-                    DiagnosticKind::NonConvergence,
-                    ctx.clock.step,
-                    Some(&topo.unit_id[first]),
-                    || {
-                        format!(
-                            "flow loop through {} did not converge in {MAX_PASSES} passes of the plan",
-                            topo.unit_id[first]
-                        )
-                    },
-                );
+                report_non_convergence(diag, ctx, units, MAX_PASSES, " of the plan");
             }
         }
         crate::flow::book_supply_ports(topo, flows);
