@@ -50,13 +50,6 @@ impl UnitOutputs {
             condensate_returned_t: vec![0.0; topo.n_units()],
         }
     }
-    /// Zero every entry.
-    pub fn clear(&mut self) {
-        self.product.fill(0.0);
-        self.recirculated_m3.fill(0.0);
-        self.steam_t.fill(0.0);
-        self.condensate_returned_t.fill(0.0);
-    }
 }
 
 /// Carbon by origin, kg CO2e.

@@ -293,27 +293,6 @@ impl Energy {
         }
     }
 
-    /// Sets the per-unit bookings to zero and the heat overrides to 'none'. The step does not
-    /// call this: unit systems assign their units' entries every step ([`Energy::assign`]), so
-    /// the arrays need no clearing (kept for callers that reuse an `Energy` otherwise).
-    pub fn clear(&mut self) {
-        for v in [
-            &mut self.electricity_kwh,
-            &mut self.heat_kwh,
-            &mut self.generation_kwh,
-            &mut self.chemicals_kg,
-            &mut self.chemicals_co2_kg,
-            &mut self.chemicals_cost,
-            &mut self.water_cost,
-            &mut self.other_co2_kg,
-            &mut self.capital_cost,
-        ] {
-            v.fill(0.0);
-        }
-        self.heat_kg_per_kwh.fill(f64::NAN);
-        self.heat_yuan_per_kwh.fill(f64::NAN);
-    }
-
     /// Writes unit `u`'s bookings of this step, `b`, into the per-unit arrays (the heat
     /// overrides are left as they are: a unit with its own heat source writes them itself).
     #[inline]
