@@ -5,10 +5,7 @@
 //! `Flows` full of NaN (as if every entry were stale) gives bit for bit the flows of one handed
 //! zeroed `Flows`, and so does a cascade that reuses one `Flows` over several steps.
 
-use crate::common::{Frame, bundled, flow_bits, frame, generated};
-use parktwin::engine::diagnostics::Diagnostics;
-use parktwin::engine::flow::CouplingStrategy;
-use parktwin::engine::network::Topology;
+use crate::common::{Frame, allocate, bundled, flow_bits, frame, generated, poisoned};
 use parktwin::engine::priority::Priority;
 use parktwin::engine::state::{Flows, UnitInputs};
 
@@ -28,27 +25,6 @@ fn stressed(f: &Frame, avail: f64) -> UnitInputs {
         }
     }
     inputs
-}
-
-fn allocate(f: &Frame, inputs: &UnitInputs, cascade: &mut Priority, flows: &mut Flows) {
-    cascade.allocate(&f.context(inputs), flows, &mut Diagnostics::default());
-}
-
-/// `Flows` with every entry NaN: any entry the cascade read before writing, or left unwritten,
-/// would carry the NaN into the result.
-pub(crate) fn poisoned(topo: &Topology) -> Flows {
-    let mut flows = Flows::new(topo);
-    for v in [
-        &mut flows.link,
-        &mut flows.throughput,
-        &mut flows.unmet,
-        &mut flows.port,
-        &mut flows.spill,
-        &mut flows.leak,
-    ] {
-        v.iter_mut().for_each(|x| *x = f64::NAN);
-    }
-    flows
 }
 
 fn frames() -> Vec<(&'static str, Frame)> {

@@ -10,16 +10,9 @@
 //! - a cascade reused over steps whose inputs gain and lose their inlet limits must give each
 //!   step the bits of a fresh cascade (the per-unit limit flags are never stale).
 
-use crate::cascade_clearing::poisoned;
-use crate::common::{Frame, bundled, flow_bits, frame, generated};
-use parktwin::engine::diagnostics::Diagnostics;
-use parktwin::engine::flow::CouplingStrategy;
+use crate::common::{allocate, bundled, flow_bits, frame, generated, poisoned};
 use parktwin::engine::priority::Priority;
-use parktwin::engine::state::{Flows, UnitInputs};
-
-fn allocate(f: &Frame, inputs: &UnitInputs, cascade: &mut Priority, flows: &mut Flows) {
-    cascade.allocate(&f.context(inputs), flows, &mut Diagnostics::default());
-}
+use parktwin::engine::state::Flows;
 
 /// The flow arrays' values, in the order of [`flow_bits`].
 fn values(flows: &Flows) -> Vec<f64> {

@@ -1,7 +1,9 @@
 //! Helpers shared by the integration tests.
 
+use parktwin::engine::diagnostics::Diagnostics;
 use parktwin::engine::flow::{AllocationContext, CouplingStrategy};
 use parktwin::engine::network::Topology;
+use parktwin::engine::priority::Priority;
 use parktwin::engine::sim::Simulation;
 use parktwin::engine::state::{Clock, Flows, Quality, Species, Storage, UnitInputs};
 use parktwin::parks::build::{BuildOptions, BuiltPark, build};
@@ -242,4 +244,26 @@ pub fn flow_bits(flows: &Flows) -> Vec<u64> {
         &flows.spill,
         &flows.leak,
     ])
+}
+
+/// One cascade step of `f` with `inputs` into `flows` (diagnostics dropped).
+pub fn allocate(f: &Frame, inputs: &UnitInputs, cascade: &mut Priority, flows: &mut Flows) {
+    cascade.allocate(&f.context(inputs), flows, &mut Diagnostics::default());
+}
+
+/// `Flows` with every entry NaN: any entry the cascade read before writing, or left unwritten,
+/// would carry the NaN into the result.
+pub fn poisoned(topo: &Topology) -> Flows {
+    let mut flows = Flows::new(topo);
+    for v in [
+        &mut flows.link,
+        &mut flows.throughput,
+        &mut flows.unmet,
+        &mut flows.port,
+        &mut flows.spill,
+        &mut flows.leak,
+    ] {
+        v.iter_mut().for_each(|x| *x = f64::NAN);
+    }
+    flows
 }
