@@ -267,3 +267,98 @@ pub fn poisoned(topo: &Topology) -> Flows {
     }
     flows
 }
+
+/// Numbers of two JSON documents agree to `rel`: every string, boolean and shape is equal, and
+/// every number `b` is within `rel · max(|a|, |b|, s)` of its counterpart `a`, where `s` is the
+/// largest magnitude among the numbers of the object or array that holds it (on both sides).
+/// The sibling scale lets a total that is a small difference of large terms (a tank's storage
+/// change, a residual) move by the rounding of those terms, and no more. Closure statistics
+/// (objects with a `relative` residual, such as the ledger's `worst_*`) are rounding noise by
+/// construction: both sides must be at most `1e-9` (the ledger's tolerance), and where they sit
+/// (`item`, `step`, `absolute`) is not compared. Returns the first disagreements, empty when
+/// the documents agree.
+pub fn json_differences(a: &serde_json::Value, b: &serde_json::Value, rel: f64) -> Vec<String> {
+    let mut out = Vec::new();
+    json_walk(a, b, rel, 0.0, "", &mut out);
+    out
+}
+
+/// Panics with the first disagreements of [`json_differences`].
+pub fn assert_json_close(a: &serde_json::Value, b: &serde_json::Value, rel: f64, what: &str) {
+    let d = json_differences(a, b, rel);
+    assert!(
+        d.is_empty(),
+        "{what}: {} disagreements:\n{}",
+        d.len(),
+        d.join("\n")
+    );
+}
+
+/// The largest magnitude among a JSON value's direct numeric children.
+fn sibling_scale(v: &serde_json::Value) -> f64 {
+    let nums: Box<dyn Iterator<Item = &serde_json::Value>> = match v {
+        serde_json::Value::Object(m) => Box::new(m.values()),
+        serde_json::Value::Array(a) => Box::new(a.iter()),
+        _ => Box::new(std::iter::empty()),
+    };
+    nums.filter_map(|x| x.as_f64())
+        .map(f64::abs)
+        .fold(0.0, f64::max)
+}
+
+fn json_walk(
+    a: &serde_json::Value,
+    b: &serde_json::Value,
+    rel: f64,
+    scale: f64,
+    path: &str,
+    out: &mut Vec<String>,
+) {
+    use serde_json::Value;
+    if out.len() >= 20 {
+        return;
+    }
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            if x.len() != y.len() || x.keys().any(|k| !y.contains_key(k)) {
+                out.push(format!("{path}: keys differ"));
+                return;
+            }
+            if let (Some(ra), Some(rb)) = (
+                x.get("relative").and_then(Value::as_f64),
+                y.get("relative").and_then(Value::as_f64),
+            ) {
+                if ra.abs() > 1e-9 || rb.abs() > 1e-9 {
+                    out.push(format!("{path}: closure {ra} / {rb} above 1e-9"));
+                }
+                return;
+            }
+            let s = sibling_scale(a).max(sibling_scale(b));
+            for (k, va) in x {
+                json_walk(va, &y[k], rel, s, &format!("{path}/{k}"), out);
+            }
+        }
+        (Value::Array(x), Value::Array(y)) => {
+            if x.len() != y.len() {
+                out.push(format!("{path}: lengths {} and {}", x.len(), y.len()));
+                return;
+            }
+            let s = sibling_scale(a).max(sibling_scale(b));
+            for (i, (va, vb)) in x.iter().zip(y).enumerate() {
+                json_walk(va, vb, rel, s, &format!("{path}[{i}]"), out);
+            }
+        }
+        (Value::Number(_), Value::Number(_)) => {
+            let (p, q) = (
+                a.as_f64().unwrap_or(f64::NAN),
+                b.as_f64().unwrap_or(f64::NAN),
+            );
+            let bound = rel * p.abs().max(q.abs()).max(scale);
+            if (p - q).abs() > bound || p.is_nan() != q.is_nan() {
+                out.push(format!("{path}: {p} and {q} (allowed {bound:e})"));
+            }
+        }
+        _ if a == b => {}
+        _ => out.push(format!("{path}: {a} and {b}")),
+    }
+}
