@@ -17,6 +17,7 @@ mod invariants;
 mod kernel;
 mod kpi;
 mod limits;
+mod mixed_volume;
 mod optimize;
 mod outputs;
 mod property;

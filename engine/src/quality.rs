@@ -29,8 +29,10 @@
 //! unit's evaporation and other ports; each mixed unit's ports grouped by which species take
 //! the mixed-volume transfer. The loop solve keeps its coefficients with the species innermost
 //! (`[a, B_0, ..]` rows of `ns`), so each per-species loop walks consecutive values. Every sum
-//! keeps its terms and their order, so results are bit-identical to the per-component walk
-//! these lists replaced.
+//! keeps its terms in link order. One reformulation changes last bits: a loop inlet's
+//! `q·(τ·a_v + λ)` is summed as `(q·τ)·a_v + q·λ`, sharing `q·τ` with the `B` rows. Inlet
+//! mixes stay divided by `x_u` (not scaled by `1/x_u`), so a mix of equal concentrations — the
+//! 'already used' tracer at 1 — comes out exact whenever its flows sum to `x_u` exactly.
 
 use crate::arith::add_scaled;
 use crate::diagnostics::{DiagnosticKind, Diagnostics};
@@ -861,15 +863,38 @@ fn affine_rows<W: Width>(w: W, out: &mut [f64], tau: &[f64], lambda: &[f64], c: 
     }
 }
 
-/// `a[s] += q·(τ[s]·a_v[s] + λ[s])` for every species: what an inlet of `q` m³/h from loop
-/// unit `v` adds to a balance's constant part (`v`'s outlet `C_p = τ·c_v + λ` with
-/// `c_v = a_v + B_v·c_T`; the `B` part is added by the caller, with its sign).
+/// What an inlet of `q` m³/h from loop unit `v` adds to a balance: `v`'s outlet is
+/// `C_p = τ·c_v + λ` with `c_v = a_v + B_v·c_T`, so `q·C_p = (q·τ)·a_v + q·λ + (q·τ)·B_v·c_T`.
+/// Adds `a[s] += (q·τ[s])·a_v[s] + q·λ[s]` and `b_m[s] += sign·(q·τ[s])·B_{v,m}[s]` for every
+/// species `s` and row `m` (`src` = `[a_v, B_v]`, `b` the `k` rows of `B`; `sign` is ±1, so
+/// `sign·x` is exact). `q·τ` is formed once per species for every row; the sum
+/// `q·(τ·a_v + λ)` it replaces is the same quantity, distributed.
 #[inline(always)]
-fn add_through(a: &mut [f64], q: f64, tau: &[f64], a_v: &[f64], lambda: &[f64]) {
-    let n = a.len();
-    let (tau, a_v, lambda) = (&tau[..n], &a_v[..n], &lambda[..n]);
-    for s in 0..n {
-        a[s] += q * (tau[s] * a_v[s] + lambda[s]);
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the two widths, the balance's rows and the inlet"
+)]
+fn add_through<W: Width, C: Width>(
+    w: W,
+    cw: C,
+    a: &mut [f64],
+    b: &mut [f64],
+    sign: f64,
+    q: f64,
+    tau: &[f64],
+    lambda: &[f64],
+    src: &[f64],
+) {
+    let (ns, k) = (w.n(), cw.n() - 1);
+    let (a, tau, lambda) = (&mut a[..ns], &tau[..ns], &lambda[..ns]);
+    let (a_v, b_v) = src.split_at(ns);
+    let (a_v, b_v, b) = (&a_v[..ns], &b_v[..k * ns], &mut b[..k * ns]);
+    for s in 0..ns {
+        let qt = q * tau[s];
+        a[s] += qt * a_v[s] + q * lambda[s];
+        for m in 0..k {
+            b[m * ns + s] += sign * qt * b_v[m * ns + s];
+        }
     }
 }
 
@@ -948,14 +973,9 @@ fn solve_torn<W: Width, C: Width>(
                 add_scaled(da, q, &quality.port[p * ns..(p + 1) * ns]);
             } else {
                 let jv = jv as usize;
-                let (sa, sb) = head[jv * blk..(jv + 1) * blk].split_at(ns);
-                let tau = &tau_all[p * ns..(p + 1) * ns];
-                add_through(da, q, tau, sa, &lambda_all[p * ns..(p + 1) * ns]);
-                for (d, sr) in db.chunks_exact_mut(ns).zip(sb.chunks_exact(ns)) {
-                    for s in 0..ns {
-                        d[s] += q * tau[s] * sr[s];
-                    }
-                }
+                let (tau, lambda) = (&tau_all[p * ns..], &lambda_all[p * ns..]);
+                let src = &head[jv * blk..(jv + 1) * blk];
+                add_through(w_, cw, da, db, 1.0, q, tau, lambda, src);
             }
         }
         for c in dst.iter_mut() {
@@ -997,15 +1017,10 @@ fn solve_torn<W: Width, C: Width>(
                 add_scaled(r, q, &quality.port[p * ns..(p + 1) * ns]);
             } else {
                 let jv = jv as usize;
-                let (sa, sb) = coef[jv * blk..(jv + 1) * blk].split_at(ns);
-                let tau = &tau_all[p * ns..(p + 1) * ns];
-                add_through(r, q, tau, sa, &lambda_all[p * ns..(p + 1) * ns]);
+                let (tau, lambda) = (&tau_all[p * ns..], &lambda_all[p * ns..]);
+                let src = &coef[jv * blk..(jv + 1) * blk];
                 let row = &mut mat[j * k * ns..(j + 1) * k * ns];
-                for (e, sr) in row.chunks_exact_mut(ns).zip(sb.chunks_exact(ns)) {
-                    for s in 0..ns {
-                        e[s] -= q * tau[s] * sr[s];
-                    }
-                }
+                add_through(w_, cw, r, row, -1.0, q, tau, lambda, src);
             }
         }
     }
