@@ -14,6 +14,7 @@ mod event_reset;
 mod fuzz_equivalent;
 mod horizon;
 mod invariants;
+mod judge;
 mod kernel;
 mod kpi;
 mod limits;

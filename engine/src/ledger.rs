@@ -19,13 +19,18 @@
 //! ([`book_port`]) and one over units; in a [`crate::sim::Simulation`] the link and port passes
 //! are shared with the rest of the accounting ([`crate::accounting`]), which also books the
 //! leaks in a link pass of their own only when a link leaks and takes the unit terms from
-//! lists of sources and mixed volumes ([`book_units_listed`]). The judge is then a
-//! branch-free pass over all balances (residual, scale, relative residual, any violation), a
-//! pass per balance kind over the units (park sums, the step's worst: the first in unit order
-//! among equal relative residuals, a NaN kept once seen), and one straight pass per term adding
-//! the step into the run totals and clearing it, so that the next step starts from zeros without
-//! a clearing pass. Violations are diagnosed by an extra pass, in unit and kind order, only in a
-//! step that has one.
+//! lists of sources and mixed volumes ([`book_units_listed`]). The judge is then two straight
+//! passes over the units, each keeping one register per balance kind (water and up to seven
+//! species at once; more in blocks): the first ([`judge_units`]) computes every residual,
+//! scale and relative residual and keeps the step's largest relative residual per kind and
+//! whether any balance is a violation, writing nothing per balance; the second ([`add_units`])
+//! adds the step into the run totals, clears the summed terms so that the next step starts from
+//! zeros without a clearing pass, and sums the park's terms. Which unit is the step's worst is
+//! needed only when that worst beats the run's worst so far, and diagnostics only in a step
+//! with a violation: only then is the step (its terms still booked) scanned again, by the
+//! former passes ([`judge_all`], the diagnostics in unit and kind order, [`worst_of_kind`]: the
+//! first in unit order among equal relative residuals, a NaN kept once seen). The statistics
+//! are the same, bit for bit, as a full scan of every step.
 
 use crate::arith::add_scaled;
 use crate::diagnostics::{DiagnosticKind, Diagnostics};
@@ -167,10 +172,14 @@ pub(crate) struct StepTerms {
     floor: Vec<f64>,
     /// Per balance: the least denominator of its relative residual, `floor / 1e-9`.
     den_floor: Vec<f64>,
-    /// Per balance: this step's residual `r`.
+    /// Per balance: this step's residual `r` (written by the judge's rescan, only in a step
+    /// with a violation or a new worst).
     residual: Vec<f64>,
-    /// Per balance: this step's relative residual `|r| / max(scale, floor/1e-9)`.
+    /// Per balance: this step's relative residual `|r| / max(scale, floor/1e-9)` (written by
+    /// the judge's rescan, only in a step with a violation or a new worst).
     rel: Vec<f64>,
+    /// Per balance kind: the step's largest relative residual.
+    max_rel: Vec<f64>,
     /// The width `m` the arrays are laid out for.
     m: usize,
     /// The park's balances (water, then species).
@@ -204,6 +213,7 @@ impl StepTerms {
             v.clear();
             v.resize(n, 0.0);
         }
+        self.max_rel = vec![0.0; m];
         self.floor = (0..n).map(|i| floor_of(i % m.max(1))).collect::<Vec<_>>();
         self.den_floor = self.floor.iter().map(|f| f / RELATIVE_TOLERANCE).collect();
     }
@@ -830,14 +840,15 @@ pub(crate) fn judge_step<W: Width>(
     let m = nc + 1;
     let nu = topo.n_units();
     let step = clock.step;
-    // Judge every balance. The first pass is straight arithmetic over all `n` balances (no
-    // branch, so it vectorises): residual `r`, scale, relative residual
-    // `|r| / max(scale, floor/1e-9)`, and whether any balance is a violation. Violations
-    // (rare) are diagnosed by a second pass in unit and kind order, run only when the first
-    // found one. Then, per kind `k`, one strided pass over the units sums the park's terms and
-    // finds the step's worst (a rare branch: only a new worst, a NaN, or the first balance
-    // enters); last, one straight pass per term adds the step into the run totals and clears
-    // the summed terms for the next step.
+    // Judge every balance in two straight passes over the units (see `judge_units` and
+    // `add_units`): the first computes every residual, scale and relative residual and keeps,
+    // per balance kind, the step's largest relative residual and whether any balance is a
+    // violation; the second adds the step into the run totals, clears the summed terms for the
+    // next step and sums the park's terms. The unit and kind of the step's worst are needed
+    // only when it beats the run's worst so far (otherwise `note` would keep the old one), and
+    // diagnostics only in a step with a violation: then, and only then, the terms (still
+    // booked) are scanned again by `judge_all`, the diagnostics pass in unit and kind order and
+    // `worst_of_kind`, which give exactly the unit, residual and NaN handling of a full scan.
     t.reset_park(m);
     let (mut park_v, mut worst_v) = (std::mem::take(&mut t.park), std::mem::take(&mut t.worst));
     let mut park_stored = std::mem::take(&mut t.park_stored);
@@ -853,80 +864,82 @@ pub(crate) fn judge_step<W: Width>(
         den_floor,
         rel,
         residual,
+        max_rel,
         ..
     } = &mut t;
-    let any_bad = judge_all(
-        &inflow[..n],
-        &outflow[..n],
-        &generated[..n],
-        &removed[..n],
-        &storage_change[..n],
-        &stored[..n],
-        &floor[..n],
-        &den_floor[..n],
-        &mut residual[..n],
-        &mut rel[..n],
+    let (inflow, outflow, generated) = (&mut inflow[..n], &mut outflow[..n], &mut generated[..n]);
+    let (removed, storage_change, stored) = (&mut removed[..n], &storage_change[..n], &stored[..n]);
+    let any_bad = judge_units(
+        w,
+        inflow,
+        outflow,
+        generated,
+        removed,
+        storage_change,
+        stored,
+        max_rel,
     );
-    if any_bad {
-        for u in 0..nu {
-            for k in 0..m {
-                let i = u * m + k;
-                let (r, scale) = residual_and_scale(
-                    inflow[i],
-                    outflow[i],
-                    generated[i],
-                    removed[i],
-                    storage_change[i],
-                    stored[i],
-                );
-                if r.abs() > RELATIVE_TOLERANCE * scale + floor[i] || !r.is_finite() {
-                    ledger.violations += 1;
-                    diag.push(
-                        DiagnosticKind::ClosureViolation,
-                        step,
-                        Some(&topo.unit_id[u]),
-                        || {
-                            if k == 0 {
-                                format!("water balance of {} off by {r:.3e} m³", topo.unit_id[u])
-                            } else {
-                                format!(
-                                    "{} balance of {} off by {r:.3e} g",
-                                    species.names[k - 1],
-                                    topo.unit_id[u]
-                                )
-                            }
-                        },
-                    );
-                }
-            }
+    let run_worst = |k: usize| {
+        if k == 0 {
+            ledger.worst_water.relative
+        } else {
+            ledger.worst_species[k - 1].relative
+        }
+    };
+    // `max_rel` holds no NaN in a step without violation (a NaN residual is one), so a plain
+    // comparison decides whether the step's worst of kind `k` can replace the run's.
+    let new_worst = (0..m).any(|k| max_rel[k] > run_worst(k));
+    if any_bad || new_worst {
+        let any_bad = judge_all(
+            inflow,
+            outflow,
+            generated,
+            removed,
+            storage_change,
+            stored,
+            &floor[..n],
+            &den_floor[..n],
+            &mut residual[..n],
+            &mut rel[..n],
+        );
+        if any_bad {
+            diagnose(
+                m,
+                ledger,
+                topo,
+                species,
+                step,
+                diag,
+                inflow,
+                outflow,
+                generated,
+                removed,
+                storage_change,
+                stored,
+                floor,
+            );
+        }
+        for (k, slot) in worst_v.iter_mut().enumerate() {
+            *slot = worst_of_kind(k, m, &residual[..n], &rel[..n]);
         }
     }
-    for k in 0..m {
-        let (p, stored_sum, w) = park_and_worst(
-            k,
-            m,
-            &generated[..n],
-            &removed[..n],
-            &storage_change[..n],
-            &stored[..n],
-            &residual[..n],
-            &rel[..n],
-        );
-        park_v[k] = p;
-        park_stored[k] = stored_sum;
-        worst_v[k] = w;
-    }
     let totals = &mut ledger.unit_totals;
-    add_and_clear(&mut totals.inflow[..n], &mut inflow[..n]);
-    add_and_clear(&mut totals.outflow[..n], &mut outflow[..n]);
-    add_and_clear(&mut totals.generated[..n], &mut generated[..n]);
-    add_and_clear(&mut totals.removed[..n], &mut removed[..n]);
-    for (t, d) in totals.storage_change[..n]
-        .iter_mut()
-        .zip(&storage_change[..n])
-    {
-        *t += *d;
-    }
+    add_units(
+        w,
+        &mut totals.inflow[..n],
+        &mut totals.outflow[..n],
+        &mut totals.generated[..n],
+        &mut totals.removed[..n],
+        &mut totals.storage_change[..n],
+        inflow,
+        outflow,
+        generated,
+        removed,
+        storage_change,
+        stored,
+        &mut park_v[..m],
+        &mut park_stored[..m],
+    );
     let (park, worst) = (&park_v[..m], &worst_v[..m]);
     for (k, &(rel, r, u)) in worst.iter().enumerate() {
         if u == usize::MAX {
@@ -1020,45 +1033,82 @@ fn judge_all(
     any_bad
 }
 
-/// For balance kind `k` (of `m` per unit): the park's sums of the units' generated, removed and
-/// Δstorage terms (in unit order, from zero), the sum of their stored amounts (the scale of the
-/// park's storage change), and the step's worst balance `(relative, r,
-/// unit)`: the first in unit order with the largest relative residual, or the first NaN
-/// (`usize::MAX` as unit when there are no units).
-#[expect(
-    clippy::neg_cmp_op_on_partial_ord,
-    reason = "`!(rk <= worst)` is also true for a NaN: one cheap test lets a new worst and a NaN in"
-)]
+/// The closure diagnostics of a step with a violation: every balance whose residual breaks the
+/// tolerance (`|r| > 1e-9·scale + floor`, or `r` not finite) is counted and reported, in unit
+/// and kind order.
 #[expect(
     clippy::too_many_arguments,
-    reason = "each term array is an argument so the strided pass reads them without reloads"
+    reason = "the step's term arrays, each an argument as in the judge's passes"
 )]
+#[cold]
 #[inline(never)]
-fn park_and_worst(
-    k: usize,
+fn diagnose(
     m: usize,
+    ledger: &mut Ledger,
+    topo: &Topology,
+    species: &Species,
+    step: usize,
+    diag: &mut Diagnostics,
+    inflow: &[f64],
+    outflow: &[f64],
     generated: &[f64],
     removed: &[f64],
     storage_change: &[f64],
     stored: &[f64],
-    residual: &[f64],
-    rel: &[f64],
-) -> (Terms, f64, (f64, f64, usize)) {
-    let mut park = Terms::default();
-    let mut park_stored = 0.0;
+    floor: &[f64],
+) {
+    for u in 0..topo.n_units() {
+        for k in 0..m {
+            let i = u * m + k;
+            let (r, scale) = residual_and_scale(
+                inflow[i],
+                outflow[i],
+                generated[i],
+                removed[i],
+                storage_change[i],
+                stored[i],
+            );
+            if r.abs() > RELATIVE_TOLERANCE * scale + floor[i] || !r.is_finite() {
+                ledger.violations += 1;
+                diag.push(
+                    DiagnosticKind::ClosureViolation,
+                    step,
+                    Some(&topo.unit_id[u]),
+                    || {
+                        if k == 0 {
+                            format!("water balance of {} off by {r:.3e} m³", topo.unit_id[u])
+                        } else {
+                            format!(
+                                "{} balance of {} off by {r:.3e} g",
+                                species.names[k - 1],
+                                topo.unit_id[u]
+                            )
+                        }
+                    },
+                );
+            }
+        }
+    }
+}
+
+/// For balance kind `k` (of `m` per unit), from the residuals and relative residuals
+/// [`judge_all`] wrote: the step's worst balance `(relative, r, unit)`, the first in unit order
+/// with the largest relative residual, or the first NaN (`usize::MAX` as unit when there are no
+/// units).
+#[expect(
+    clippy::neg_cmp_op_on_partial_ord,
+    reason = "`!(rk <= worst)` is also true for a NaN: one cheap test lets a new worst and a NaN in"
+)]
+#[inline(never)]
+fn worst_of_kind(k: usize, m: usize, residual: &[f64], rel: &[f64]) -> (f64, f64, usize) {
     // A relative residual is never below zero, so the first balance always enters the
     // comparison (and is taken, as it is the first).
     let mut worst = (f64::NEG_INFINITY, 0.0, usize::MAX);
     let n = rel.len();
-    let (generated, removed) = (&generated[..n], &removed[..n]);
-    let (storage_change, stored, residual) = (&storage_change[..n], &stored[..n], &residual[..n]);
+    let residual = &residual[..n];
     let mut i = k;
     let mut u = 0;
     while i < n {
-        park.generated += generated[i];
-        park.removed += removed[i];
-        park.storage_change += storage_change[i];
-        park_stored += stored[i];
         let rk = rel[i];
         if !(rk <= worst.0)
             && (worst.2 == usize::MAX || rk > worst.0 || (rk.is_nan() && !worst.0.is_nan()))
@@ -1068,18 +1118,178 @@ fn park_and_worst(
         i += m;
         u += 1;
     }
-    (park, park_stored, worst)
+    worst
 }
 
-/// `total[i] += step[i]; step[i] = 0` for every balance: adds a summed term of the step into
-/// the run totals and leaves it cleared for the next step, in one straight loop.
-#[inline(never)]
-fn add_and_clear(total: &mut [f64], step: &mut [f64]) {
-    let n = total.len();
-    for (t, s) in total.iter_mut().zip(&mut step[..n]) {
-        *t += *s;
-        *s = 0.0;
+/// Balance kinds per unit that the judge's passes keep in registers at once: water and up to
+/// seven species, every count [`crate::with_width!`] instantiates as [`crate::width::Fixed`].
+/// A wider unit (more species, [`crate::width::Dyn`]) is judged in blocks of this many kinds.
+const LANES: usize = 8;
+
+/// `min(a, b)` for numbers that are not NaN, one comparison (`a < b ? a : b`, the processor's
+/// minimum instruction), so that a loop of them vectorises; `b` when `a` is NaN.
+#[inline(always)]
+fn fast_min(a: f64, b: f64) -> f64 {
+    if a < b { a } else { b }
+}
+
+/// Calls `pass(k0, width)` for each block of at most [`LANES`] balance kinds `k0..k0 + width`
+/// of the `m` per unit: one block, `(0, m)`, for every [`crate::width::Fixed`] width, so the
+/// pass runs with constant bounds (the loop has one trip and `pass` one call site, so it is
+/// inlined with `k0 = 0` and `width = m`).
+#[inline(always)]
+fn kind_blocks(m: usize, mut pass: impl FnMut(usize, usize)) {
+    let blocks = if m <= LANES { 1 } else { m.div_ceil(LANES) };
+    for b in 0..blocks {
+        let k0 = b * LANES;
+        pass(k0, LANES.min(m - k0));
     }
+}
+
+/// The judge's first pass, straight arithmetic over the units (`m` balances each, in registers
+/// per kind): every balance's residual `r = in − out + generated − removed − Δstorage` and
+/// scale (the largest term magnitude and stored amount, [`residual_and_scale`]); into
+/// `max_rel[k]` the largest relative residual `|r| / max(scale, floor/1e-9)` of kind `k`; and
+/// whether any balance is a violation, `|r| > 1e-9·scale + floor` or `r` not finite — tested as
+/// `!(|r| ≤ min(1e-9·scale + floor, f64::MAX))`, the same verdict: the comparison fails for a
+/// NaN `|r|`, and `|r| ≤ min(t, MAX)` holds exactly when `|r| ≤ t` and `|r|` is finite (a
+/// NaN `t`, from a NaN stored amount beside finite terms, becomes `MAX`: `|r| > NaN` is false
+/// too). It writes nothing per balance.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "each array is an argument so the compiler knows they do not overlap"
+)]
+#[expect(
+    clippy::neg_cmp_op_on_partial_ord,
+    reason = "`!(|r| <= limit)` is also true for a NaN residual, which is a violation"
+)]
+#[inline(never)]
+fn judge_units<W: Width>(
+    w: W,
+    inflow: &[f64],
+    outflow: &[f64],
+    generated: &[f64],
+    removed: &[f64],
+    storage_change: &[f64],
+    stored: &[f64],
+    max_rel: &mut [f64],
+) -> bool {
+    let m = w.n() + 1;
+    let max_rel = &mut max_rel[..m];
+    let mut any_bad = false;
+    kind_blocks(m, |k0, width| {
+        let mut floor = [0.0; LANES];
+        let mut den = [0.0; LANES];
+        for k in 0..width {
+            floor[k] = floor_of(k0 + k);
+            den[k] = floor[k] / RELATIVE_TOLERANCE;
+        }
+        let mut most = [0.0f64; LANES];
+        let mut bad = [false; LANES];
+        let units = inflow
+            .chunks_exact(m)
+            .zip(outflow.chunks_exact(m))
+            .zip(generated.chunks_exact(m))
+            .zip(removed.chunks_exact(m))
+            .zip(storage_change.chunks_exact(m))
+            .zip(stored.chunks_exact(m));
+        for (((((a, b), g), x), d), s) in units {
+            let (a, b, g) = (&a[k0..k0 + width], &b[k0..k0 + width], &g[k0..k0 + width]);
+            let (x, d, s) = (&x[k0..k0 + width], &d[k0..k0 + width], &s[k0..k0 + width]);
+            for k in 0..width {
+                let (r, scale) = residual_and_scale(a[k], b[k], g[k], x[k], d[k], s[k]);
+                let rel = r.abs() / fast_max(scale, den[k]);
+                let limit = fast_min(RELATIVE_TOLERANCE * scale + floor[k], f64::MAX);
+                bad[k] |= !(r.abs() <= limit);
+                most[k] = fast_max(most[k], rel);
+            }
+        }
+        max_rel[k0..k0 + width].copy_from_slice(&most[..width]);
+        any_bad |= bad.iter().any(|&b| b);
+    });
+    any_bad
+}
+
+/// The park's sums over the units of a block of balance kinds, per kind: generated, removed,
+/// Δstorage and stored amounts ([`add_units`]).
+#[derive(Default)]
+struct ParkSums {
+    generated: [f64; LANES],
+    removed: [f64; LANES],
+    storage_change: [f64; LANES],
+    stored: [f64; LANES],
+}
+
+/// The judge's second pass, straight over the units: adds every term of the step into the run
+/// totals (`total += step`), clears the four summed terms for the next step (the storage terms
+/// are assigned, not summed), and sums, per balance kind, the park's generated, removed and
+/// Δstorage terms and its stored amounts (in unit order from zero, in registers per kind; the
+/// park's in and out stay zero: internal links cancel). The totals are arguments of their own,
+/// not fields of a struct of slices, so that the compiler knows no two arrays overlap and
+/// vectorises the pass.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "each array is an argument so the compiler knows they do not overlap"
+)]
+#[inline(never)]
+fn add_units<W: Width>(
+    w: W,
+    t_in: &mut [f64],
+    t_out: &mut [f64],
+    t_gen: &mut [f64],
+    t_rem: &mut [f64],
+    t_ds: &mut [f64],
+    inflow: &mut [f64],
+    outflow: &mut [f64],
+    generated: &mut [f64],
+    removed: &mut [f64],
+    storage_change: &[f64],
+    stored: &[f64],
+    park: &mut [Terms],
+    park_stored: &mut [f64],
+) {
+    let m = w.n() + 1;
+    let (park, park_stored) = (&mut park[..m], &mut park_stored[..m]);
+    kind_blocks(m, |k0, width| {
+        let mut p = ParkSums::default();
+        let units = t_in
+            .chunks_exact_mut(m)
+            .zip(t_out.chunks_exact_mut(m))
+            .zip(t_gen.chunks_exact_mut(m))
+            .zip(t_rem.chunks_exact_mut(m))
+            .zip(t_ds.chunks_exact_mut(m))
+            .zip(inflow.chunks_exact_mut(m))
+            .zip(outflow.chunks_exact_mut(m))
+            .zip(generated.chunks_exact_mut(m))
+            .zip(removed.chunks_exact_mut(m))
+            .zip(storage_change.chunks_exact(m))
+            .zip(stored.chunks_exact(m));
+        for ((((((((((ta, tb), tg), tx), td), a), b), g), x), d), s) in units {
+            let r = k0..k0 + width;
+            let (ta, tb, tg) = (&mut ta[r.clone()], &mut tb[r.clone()], &mut tg[r.clone()]);
+            let (tx, td) = (&mut tx[r.clone()], &mut td[r.clone()]);
+            let (a, b, g) = (&mut a[r.clone()], &mut b[r.clone()], &mut g[r.clone()]);
+            let (x, d, s) = (&mut x[r.clone()], &d[r.clone()], &s[r]);
+            for k in 0..width {
+                ta[k] += std::mem::take(&mut a[k]);
+                tb[k] += std::mem::take(&mut b[k]);
+                p.generated[k] += g[k];
+                tg[k] += std::mem::take(&mut g[k]);
+                p.removed[k] += x[k];
+                tx[k] += std::mem::take(&mut x[k]);
+                p.storage_change[k] += d[k];
+                td[k] += d[k];
+                p.stored[k] += s[k];
+            }
+        }
+        for k in 0..width {
+            let terms = &mut park[k0 + k];
+            terms.generated = p.generated[k];
+            terms.removed = p.removed[k];
+            terms.storage_change = p.storage_change[k];
+            park_stored[k0 + k] = p.stored[k];
+        }
+    });
 }
 
 fn note(w: &mut Worst, rel: f64, r: f64, item: &str, step: usize) {
