@@ -20,6 +20,7 @@ mod limits;
 mod optimize;
 mod outputs;
 mod property;
+mod pump_coefficient;
 mod readme;
 mod scenarios;
 mod slurm;
