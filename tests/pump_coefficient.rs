@@ -28,13 +28,13 @@ fn close(a: f64, b: f64) -> bool {
 /// per link the reference `Σ pumping_kwh(q + leak, H, η, Δt)` over the steps.
 fn run_overridden(head_m: f64, eta: f64, steps: usize) -> (Topology, Summary, Vec<f64>) {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/demo_park.ron");
-    let park = from_path(&path).expect("demo park loads");
-    let mut v = serde_json::to_value(&park).expect("serialises");
+    let mut file = from_path(&path).expect("demo park loads");
+    let mut v = serde_json::to_value(&file.park).expect("serialises");
     apply_override(&mut v, "links[0].head_m", &serde_json::json!(head_m)).expect("head");
     apply_override(&mut v, "links[0].pump_efficiency", &serde_json::json!(eta)).expect("eta");
-    let park = park_from_json(&v).expect("fits the schema");
+    file.park = park_from_json(&v).expect("fits the schema");
     let mut built =
-        build(validate(&park).expect("valid"), BuildOptions::default()).expect("builds");
+        build(validate(&file).expect("valid"), BuildOptions::default()).expect("builds");
     let topo = built.sim.resource::<Topology>().clone();
     let mut reference = vec![0.0; topo.n_links()];
     for _ in 0..steps {
