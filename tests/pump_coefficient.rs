@@ -30,8 +30,18 @@ fn run_overridden(head_m: f64, eta: f64, steps: usize) -> (Topology, Summary, Ve
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/demo_park.ron");
     let mut file = from_path(&path).expect("demo park loads");
     let mut v = serde_json::to_value(&file.park).expect("serialises");
-    apply_override(&mut v, "links[0].head_m", &serde_json::json!(head_m)).expect("head");
-    apply_override(&mut v, "links[0].pump_efficiency", &serde_json::json!(eta)).expect("eta");
+    apply_override(
+        &mut v,
+        "links.city->steel_ct.head_m",
+        &serde_json::json!(head_m),
+    )
+    .expect("head");
+    apply_override(
+        &mut v,
+        "links.city->steel_ct.pump_efficiency",
+        &serde_json::json!(eta),
+    )
+    .expect("eta");
     file.park = park_from_json(&v).expect("fits the schema");
     let mut built =
         build(validate(&file).expect("valid"), BuildOptions::default()).expect("builds");

@@ -153,16 +153,13 @@ fn fused<W: Width>(w: W, view: &StepView, books: &mut StepBooks) {
     let qport = &quality.port[..];
 
     let (link_q, link_leak) = (&flows.link[..nl], &flows.leak[..nl]);
-    let links = LinkArrays {
-        q: link_q,
-        from: &topo.link_from[..nl],
-        to: &topo.link_to[..nl],
-        port: &topo.link_from_port[..nl],
-        k: &topo.link_pump_kwh_per_m3[..nl],
-        leak: link_leak,
-    };
     let cache = &mut *books.cache;
     cache.compile(topo);
+    let links = LinkArrays {
+        q: link_q,
+        rows: &cache.links[..nl],
+        leak: link_leak,
+    };
     let sent = &mut cache.sent_kwh[..nu];
     // A step without leaks (most steps) books no leak terms at all: one branch-free scan
     // decides, and the leak shares run as a second pass over the links only when one leaks.
@@ -197,9 +194,10 @@ fn fused<W: Width>(w: W, view: &StepView, books: &mut StepBooks) {
         for l in 0..nl {
             let leak = link_leak[l];
             sums.link_leak[l] += leak;
-            let p = links.port[l] as usize;
+            let row = links.rows[l];
+            let p = row.port as usize;
             let c = &qport[p * ns..p * ns + ns];
-            let v = links.from[l] as usize;
+            let v = row.from as usize;
             sums.link_leak_exit(w, v, leak, c);
             book_link_leak(w, &mut terms, by_exit, leak, dt, v, c);
         }
@@ -290,6 +288,8 @@ pub struct AccountCache {
     sources: Vec<u32>,
     /// Units with a completely mixed volume, ascending.
     mixed: Vec<u32>,
+    /// Per link, in link order: what the link pass reads of the topology, in one row.
+    links: Vec<LinkRow>,
     /// Scratch, per unit: the step's pumping `Σ e` over the links the unit sends by, kWh,
     /// summed by the link pass and booked (and reset to zero) by [`account_units`].
     sent_kwh: Vec<f64>,
@@ -314,20 +314,39 @@ impl AccountCache {
             .filter(|&p| matches!(topo.port_role[p], PortRole::Exit(_)))
             .map(|p| p as u32)
             .collect();
+        self.links = (0..topo.n_links())
+            .map(|l| LinkRow {
+                k: topo.link_pump_kwh_per_m3[l],
+                from: topo.link_from[l],
+                to: topo.link_to[l],
+                port: topo.link_from_port[l],
+            })
+            .collect();
         self.sent_kwh = vec![0.0; topo.n_units()];
         self.built_for = Some(sizes);
     }
+}
+
+/// One link's constants as the link pass reads them, copied from the topology's separate
+/// arrays into one row so the pass keeps one address for them instead of four (the loop has
+/// more arrays than registers: each separate array cost a reload of its address per link).
+#[derive(Clone, Copy, Debug, Default)]
+struct LinkRow {
+    /// Pumping per m³ sent, kWh/m³ ([`Topology::link_pump_kwh_per_m3`]).
+    k: f64,
+    /// Sending unit.
+    from: u32,
+    /// Receiving unit.
+    to: u32,
+    /// Sending port.
+    port: u32,
 }
 
 /// The per-link arrays a link pass reads, each sliced to the link count.
 struct LinkArrays<'a> {
     q: &'a [f64],
     leak: &'a [f64],
-    from: &'a [u32],
-    to: &'a [u32],
-    port: &'a [u32],
-    /// Pumping per m³ sent, kWh/m³ ([`Topology::link_pump_kwh_per_m3`]).
-    k: &'a [f64],
+    rows: &'a [LinkRow],
 }
 
 /// Every link's shares except its leak's, in link order: pumping `e = (q + leak)·Δt·k` (`k`
@@ -363,23 +382,18 @@ fn link_pass<W: Width>(
     let nl = links.q.len();
     let nc = w.n();
     let (link_q, link_leak) = (&links.q[..nl], &links.leak[..nl]);
-    let (from, to, port, k) = (
-        &links.from[..nl],
-        &links.to[..nl],
-        &links.port[..nl],
-        &links.k[..nl],
-    );
+    let rows = &links.rows[..nl];
     let (pumping, totals) = (&mut pumping[..nl], &mut totals[..nl]);
     let link_used = &mut sums.link_used[..nl];
     let link_species = &mut sums.link_species[..nl * nc];
     let mut park_electricity = 0.0;
     for l in 0..nl {
-        let (q, leak) = (link_q[l], link_leak[l]);
-        let (v, u) = (from[l] as usize, to[l] as usize);
-        let p = port[l] as usize;
+        let (q, leak, row) = (link_q[l], link_leak[l], rows[l]);
+        let (v, u) = (row.from as usize, row.to as usize);
+        let p = row.port as usize;
         let c = &qport[p * ns..p * ns + ns];
         // The pump lifts what it sends, leaks included.
-        let e = (q + leak) * dt * k[l];
+        let e = (q + leak) * dt * row.k;
         pumping[l] = e;
         book_link_totals(&mut totals[l], q, dt, e);
         // Pumping is charged to the unit that sends the water.

@@ -378,8 +378,8 @@ pub(crate) fn account_port(
 /// the link pass instead of booked per link) joins its equipment electricity, and its
 /// repeated use is booked; the separate passes ([`account_step`], [`book_reuse`]) give `None`.
 ///
-/// Heat, on-site generation and steam are booked in loops of their own (each total still
-/// receives its units in unit order). With `fused`, a loop whose values are all zero this
+/// Unmet demand, heat, on-site generation and steam are booked in loops of their own (each
+/// total still receives its units in unit order). With `fused`, a loop whose values are all zero this
 /// step is skipped: it would add only zeros (`h·f` is ±0 too when every factor and price that
 /// applies is finite, which is checked), and adding ±0 leaves a total unchanged unless the total
 /// is −0, which none is (each starts at +0, and a sum is −0 only if all its terms are).
@@ -432,10 +432,6 @@ pub(crate) fn account_units(
     };
     for (u, ut) in units.iter_mut().enumerate() {
         ut.throughput_m3 += throughput[u] * dt;
-        ut.unmet_m3 += unmet[u] * dt;
-        if unmet[u] > 0.0 {
-            ut.unmet_steps += 1;
-        }
         let equipment = electricity[u];
         // With the fused pass's scratch, the unit's electricity is its pumping plus its
         // equipment, booked once: `Σ_l e_l + E` and its carbon and cost `(Σ_l e_l + E)·f`,
@@ -466,6 +462,16 @@ pub(crate) fn account_units(
         cost.chemicals += chemicals_cost[u];
         cost.water += water_cost[u];
         cost.capital += capital_cost[u];
+    }
+    // Unmet demand in a loop of its own, skipped (with `fused`) in a step without any: it
+    // would add `±0·Δt` (Δt is finite) and count no step.
+    if !skip_zero || any(unmet, |x| x != 0.0) {
+        for (ut, &x) in units.iter_mut().zip(unmet) {
+            ut.unmet_m3 += x * dt;
+            if x > 0.0 {
+                ut.unmet_steps += 1;
+            }
+        }
     }
     let no_heat = skip_zero
         && !any(heat, |h| h != 0.0)
