@@ -23,7 +23,7 @@ fn close(a: f64, b: f64) -> bool {
     (a - b).abs() <= REL * a.abs().max(b.abs()) + 1e-12
 }
 
-/// The demo park with the head and efficiency of its first link overridden (through the
+/// The demo park with the head and efficiency of its link `city->dyeing` overridden (through the
 /// scenario machinery, as a sweep would), built and run for `steps` hours: the topology, and
 /// per link the reference `Σ pumping_kwh(q + leak, H, η, Δt)` over the steps.
 fn run_overridden(head_m: f64, eta: f64, steps: usize) -> (Topology, Summary, Vec<f64>) {
@@ -32,13 +32,13 @@ fn run_overridden(head_m: f64, eta: f64, steps: usize) -> (Topology, Summary, Ve
     let mut v = serde_json::to_value(&file.park).expect("serialises");
     apply_override(
         &mut v,
-        "links.city->steel_ct.head_m",
+        "links.city->dyeing.head_m",
         &serde_json::json!(head_m),
     )
     .expect("head");
     apply_override(
         &mut v,
-        "links.city->steel_ct.pump_efficiency",
+        "links.city->dyeing.pump_efficiency",
         &serde_json::json!(eta),
     )
     .expect("eta");
@@ -72,13 +72,13 @@ fn run_overridden(head_m: f64, eta: f64, steps: usize) -> (Topology, Summary, Ve
 #[test]
 fn pump_coefficient_follows_an_overridden_head_and_efficiency() {
     let (topo, _, _) = run_overridden(37.5, 0.61, 1);
-    let first = topo
+    let overridden = topo
         .link_id
         .iter()
-        .position(|id| id == "city->steel_ct")
-        .expect("the demo park's first declared link");
-    assert_eq!(topo.link_head_m[first], 37.5);
-    assert_eq!(topo.link_eta[first], 0.61);
+        .position(|id| id == "city->dyeing")
+        .expect("the overridden link");
+    assert_eq!(topo.link_head_m[overridden], 37.5);
+    assert_eq!(topo.link_eta[overridden], 0.61);
     for l in 0..topo.n_links() {
         let k = topo.link_pump_kwh_per_m3[l];
         let reference = pumping_kwh(1.0, topo.link_head_m[l], topo.link_eta[l], 1.0);
@@ -86,22 +86,22 @@ fn pump_coefficient_follows_an_overridden_head_and_efficiency() {
     }
     // ρ·g·H/(η·3.6e6) by hand for the overridden link: 1000·9.80665·37.5/(0.61·3.6e6).
     let by_hand = 1000.0 * 9.80665 * 37.5 / (0.61 * 3.6e6);
-    assert!(close(topo.link_pump_kwh_per_m3[first], by_hand));
+    assert!(close(topo.link_pump_kwh_per_m3[overridden], by_hand));
 }
 
 /// The run's per-link and park pumping equal the reference sums of `pumping_kwh` of each
-/// step's flows, for two different overridden heads of the first link (so a coefficient left
-/// at the park file's head would fail the second), and the first link pumps something.
+/// step's flows, for two different overridden heads of that link (so a coefficient left
+/// at the park file's head would fail the second), and that link pumps something.
 #[test]
 fn booked_pumping_matches_pumping_kwh_after_an_override() {
     for (head, eta) in [(25.0, 0.7), (60.0, 0.5)] {
         let (topo, summary, reference) = run_overridden(head, eta, 48);
-        let first = topo
+        let overridden = topo
             .link_id
             .iter()
-            .position(|id| id == "city->steel_ct")
-            .expect("first link");
-        assert!(reference[first] > 0.0, "the overridden link pumps");
+            .position(|id| id == "city->dyeing")
+            .expect("the overridden link");
+        assert!(reference[overridden] > 0.0, "the overridden link pumps");
         for l in 0..topo.n_links() {
             let booked = summary.links[l].pumping_kwh;
             assert!(
