@@ -22,6 +22,7 @@ mod mixed_volume;
 mod optimize;
 mod outputs;
 mod property;
+mod pump_coefficient;
 mod readme;
 mod scenarios;
 mod slurm;

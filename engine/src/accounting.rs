@@ -7,7 +7,8 @@
 //! concentrations `c`; run apart they load them four times, in four loops. Here each link is
 //! visited once (in link order, [`link_pass`]) and handed to each consumer's share:
 //!
-//! - pumping `e = ρ·g·(q + leak)·H/η·Δt` ([`account_link`]), charged to the sending unit;
+//! - pumping `e = (q + leak)·Δt·k`, `k = ρ·g·H/(η·3.6e6)` precomputed per link
+//!   ([`Topology::link_pump_kwh_per_m3`]), on the link and summed per sending unit;
 //! - repeated use `Σ q·u` (`u` the 'already used' tracer), summed per receiving unit;
 //! - the flow sums `Σ q·u`, `Σ q·c` ([`FlowSums`]);
 //! - the ledger's `q·Δt` (× `c`) into the receiver and out of the sender ([`book_link_flow`]);
@@ -17,7 +18,8 @@
 //! ledger's `leak·Δt` (× `c`) removed from the sender ([`book_link_leak`]). Then the ports (in
 //! port order, [`port_pass`]: exits and spill in m³, g/h and g): all of them when a link leaks
 //! or a port spills, else only the exit ports, the only ones that book anything then. Then the
-//! units ([`account_units`]; the ledger's unit terms from the sources and mixed volumes listed
+//! units ([`account_units`]: each unit's pumping and repeated use of the step with its own
+//! terms; the ledger's unit terms from the sources and mixed volumes listed
 //! once per topology, [`book_units_listed`]; the judge, [`judge_step`]). The unit pass books
 //! heat, on-site generation and steam in loops of their own and skips each in a step where
 //! its values are all zero (most parks have no heat user, generator or steam system).
@@ -27,8 +29,14 @@
 //! (one tracer after the declared species); the index lists (exit ports, sources, mixed
 //! volumes) live in an [`AccountCache`], rebuilt when the topology's sizes change.
 //!
-//! **Bit-identical to the separate passes.** Every accumulator receives the same operations
-//! on the same values in the same order as before: per-link and per-port sums see one term
+//! **The same quantities as the separate passes, bit for bit except pumping.** Pumping is
+//! `e = (q + leak)·Δt·k` with the link's constant factors multiplied once (the separate passes
+//! compute `(q + leak)·Δt·ρ·g·H/η/3.6e6`), and a unit's electricity, its carbon and its cost
+//! receive `Σ_l e_l + E` and `(Σ_l e_l + E)·f` once (the separate passes add each link's `e_l`,
+//! `e_l·f`, then `E`, `E·f`): the same sums reassociated, so these totals (link and park
+//! pumping, units' electricity, carbon and cost of electricity, the park's grid import) may
+//! differ from the separate passes in the last bits (relative ~1e-15). Every other
+//! accumulator receives the same operations on the same values in the same order as before: per-link and per-port sums see one term
 //! each; a unit's or the park's sums receive their link terms in ascending link order, then
 //! their port terms in ascending port order, then their unit terms, which is the order of the
 //! separate passes (each was link loop, port loop, unit loop, and no accumulator is shared
@@ -42,7 +50,7 @@
 //! order (`network.rs` sorts it), so a per-unit sum in link order, starting from zero like the
 //! old one, adds the same terms in the same order; the ledger multiplies `q·Δt` then by `c`,
 //! the flow sums `q·c`, and both are kept. `tests/accounting.rs` replays a run through the
-//! separate passes and compares every total bit for bit.
+//! separate passes and compares the totals.
 //!
 //! **Flow sums move from the Record phase to the Account phase.** The unit systems of the
 //! Account phase (which run before this pass) book energy, chemicals, money and products only;
@@ -58,8 +66,8 @@ use crate::ledger::{
 use crate::network::Topology;
 use crate::network::{FlowKind, PortRole, QualityKind};
 use crate::record::{
-    FlowSums, LinkTotals, StepPrices, Summary, SumsMut, UnitOutputs, UnitTotals, account_link,
-    account_port, account_units,
+    FlowSums, LinkTotals, StepPrices, Summary, SumsMut, UnitOutputs, UnitScratch, UnitTotals,
+    account_port, account_units, book_link_totals,
 };
 use crate::state::{Clock, Energy, Factors, Flows, Quality, Species, Storage, UnitInputs};
 use crate::width::Width;
@@ -145,16 +153,14 @@ fn fused<W: Width>(w: W, view: &StepView, books: &mut StepBooks) {
     let qport = &quality.port[..];
 
     let (link_q, link_leak) = (&flows.link[..nl], &flows.leak[..nl]);
+    let cache = &mut *books.cache;
+    cache.compile(topo);
     let links = LinkArrays {
         q: link_q,
-        from: &topo.link_from[..nl],
-        to: &topo.link_to[..nl],
-        port: &topo.link_from_port[..nl],
-        head: &topo.link_head_m[..nl],
-        eta: &topo.link_eta[..nl],
+        rows: &cache.links[..nl],
         leak: link_leak,
     };
-    let units = &mut summary.units[..nu];
+    let sent = &mut cache.sent_kwh[..nu];
     // A step without leaks (most steps) books no leak terms at all: one branch-free scan
     // decides, and the leak shares run as a second pass over the links only when one leaks.
     let any_leak = any(link_leak, |x| x != 0.0);
@@ -169,20 +175,18 @@ fn fused<W: Width>(w: W, view: &StepView, books: &mut StepBooks) {
                 nc + 1,
                 Some(nc),
                 dt,
-                &prices,
                 &links,
                 qport,
                 pumping,
                 totals,
-                units,
+                sent,
                 reuse,
                 &mut sums,
                 &mut terms,
             )
         } else {
             link_pass(
-                w, ns, used, dt, &prices, &links, qport, pumping, totals, units, reuse, &mut sums,
-                &mut terms,
+                w, ns, used, dt, &links, qport, pumping, totals, sent, reuse, &mut sums, &mut terms,
             )
         }
     };
@@ -190,9 +194,10 @@ fn fused<W: Width>(w: W, view: &StepView, books: &mut StepBooks) {
         for l in 0..nl {
             let leak = link_leak[l];
             sums.link_leak[l] += leak;
-            let p = links.port[l] as usize;
+            let row = links.rows[l];
+            let p = row.port as usize;
             let c = &qport[p * ns..p * ns + ns];
-            let v = links.from[l] as usize;
+            let v = row.from as usize;
             sums.link_leak_exit(w, v, leak, c);
             book_link_leak(w, &mut terms, by_exit, leak, dt, v, c);
         }
@@ -201,8 +206,7 @@ fn fused<W: Width>(w: W, view: &StepView, books: &mut StepBooks) {
 
     let (port_flow, port_spill) = (&flows.port[..np], &flows.spill[..np]);
     let (port_role, port_unit) = (&topo.port_role[..np], &topo.port_unit[..np]);
-    let cache = &mut *books.cache;
-    cache.compile(topo);
+    let units = &mut summary.units[..nu];
     let ports = PortArrays {
         flow: port_flow,
         spill: port_spill,
@@ -214,29 +218,26 @@ fn fused<W: Width>(w: W, view: &StepView, books: &mut StepBooks) {
     // total here is ever −0), so the pass visits the exit ports alone, in port order.
     if any_leak || any(port_spill, |x| x != 0.0) {
         let all = 0..np;
-        port_pass(
+        port_pass::<W, false>(
             w, all, ns, dt, any_leak, topo, flows, &ports, qport, units, &mut sums, &mut terms,
             by_exit,
         );
     } else {
         let exits = cache.exit_ports.iter().map(|&p| p as usize);
-        port_pass(
-            w, exits, ns, dt, any_leak, topo, flows, &ports, qport, units, &mut sums, &mut terms,
+        port_pass::<W, true>(
+            w, exits, ns, dt, false, topo, flows, &ports, qport, units, &mut sums, &mut terms,
             by_exit,
         );
     }
     books.sums.steps += 1;
 
-    // Repeated use of water-using units; every entry is cleared for the next step.
-    if used.is_some() {
-        let uses_water = &topo.unit_uses_water[..nu];
-        for u in 0..nu {
-            let reused = std::mem::replace(&mut reuse[u], 0.0);
-            if uses_water[u] {
-                units[u].reused_m3 += reused * dt;
-            }
-        }
-    }
+    // Each unit's pumping and repeated use of the step are booked with its own terms (and the
+    // scratch entries cleared for the next step).
+    let scratch = UnitScratch {
+        sent_kwh: &mut cache.sent_kwh,
+        reused: reuse,
+        uses_water: &topo.unit_uses_water,
+    };
     account_units(
         topo,
         flows,
@@ -247,7 +248,7 @@ fn fused<W: Width>(w: W, view: &StepView, books: &mut StepBooks) {
         dt,
         park_electricity,
         summary,
-        true,
+        Some(scratch),
     );
     let ledger = &mut *books.ledger;
     let (sources, mixed) = (&cache.sources[..], &cache.mixed[..]);
@@ -287,6 +288,11 @@ pub struct AccountCache {
     sources: Vec<u32>,
     /// Units with a completely mixed volume, ascending.
     mixed: Vec<u32>,
+    /// Per link, in link order: what the link pass reads of the topology, in one row.
+    links: Vec<LinkRow>,
+    /// Scratch, per unit: the step's pumping `Σ e` over the links the unit sends by, kWh,
+    /// summed by the link pass and booked (and reset to zero) by [`account_units`].
+    sent_kwh: Vec<f64>,
 }
 
 impl AccountCache {
@@ -308,28 +314,52 @@ impl AccountCache {
             .filter(|&p| matches!(topo.port_role[p], PortRole::Exit(_)))
             .map(|p| p as u32)
             .collect();
+        self.links = (0..topo.n_links())
+            .map(|l| LinkRow {
+                k: topo.link_pump_kwh_per_m3[l],
+                from: topo.link_from[l],
+                to: topo.link_to[l],
+                port: topo.link_from_port[l],
+            })
+            .collect();
+        self.sent_kwh = vec![0.0; topo.n_units()];
         self.built_for = Some(sizes);
     }
+}
+
+/// One link's constants as the link pass reads them, copied from the topology's separate
+/// arrays into one row so the pass keeps one address for them instead of four (the loop has
+/// more arrays than registers: each separate array cost a reload of its address per link).
+#[derive(Clone, Copy, Debug, Default)]
+struct LinkRow {
+    /// Pumping per m³ sent, kWh/m³ ([`Topology::link_pump_kwh_per_m3`]).
+    k: f64,
+    /// Sending unit.
+    from: u32,
+    /// Receiving unit.
+    to: u32,
+    /// Sending port.
+    port: u32,
 }
 
 /// The per-link arrays a link pass reads, each sliced to the link count.
 struct LinkArrays<'a> {
     q: &'a [f64],
     leak: &'a [f64],
-    from: &'a [u32],
-    to: &'a [u32],
-    port: &'a [u32],
-    head: &'a [f64],
-    eta: &'a [f64],
+    rows: &'a [LinkRow],
 }
 
-/// Every link's shares except its leak's, in link order: pumping `e` ([`account_link`], on
-/// the link, its sending unit and the park's sum, which is returned), repeated use
-/// `q·u` (`u` the 'already used' tracer at `c[t]`, `t = used`) per receiving unit and per link,
-/// the flow sums `Σ q·c`, and the ledger's `q·Δt` (× `c`) into the receiver and out of the
-/// sender ([`book_link_flow`]). `ns` is the port stride of `qport` (all species); called with
-/// constants for the usual layout so that slicing a port's concentrations needs no run-time
-/// length.
+/// Every link's shares except its leak's, in link order: pumping `e = (q + leak)·Δt·k` (`k`
+/// the link's [`Topology::link_pump_kwh_per_m3`], `ρ·g·H/(η·3.6e6)`: [`crate::record::pumping_kwh`]
+/// with its constant factors multiplied once per topology, two multiplications instead of four
+/// and two divisions; the same quantity, the last bits may differ) on the link, summed per
+/// sending unit in `sent` (booked with the unit's own electricity by [`account_units`]: one
+/// add per link instead of three on the unit's totals) and over the park (returned); repeated
+/// use `q·u` (`u` the 'already used' tracer at `c[t]`, `t = used`) per receiving unit and per
+/// link, the flow sums `Σ q·c`, and the ledger's `q·Δt` (× `c`) into the receiver and out of
+/// the sender ([`book_link_flow`]). `ns` is the port stride of `qport` (all species); called
+/// with constants for the usual layout so that slicing a port's concentrations needs no
+/// run-time length.
 #[expect(
     clippy::too_many_arguments,
     reason = "each array is an argument so the compiler knows they do not overlap"
@@ -340,12 +370,11 @@ fn link_pass<W: Width>(
     ns: usize,
     used: Option<usize>,
     dt: f64,
-    prices: &StepPrices,
     links: &LinkArrays,
     qport: &[f64],
     pumping: &mut [f64],
     totals: &mut [LinkTotals],
-    units: &mut [UnitTotals],
+    sent: &mut [f64],
     reuse: &mut [f64],
     sums: &mut SumsMut,
     terms: &mut FlowTerms,
@@ -353,28 +382,23 @@ fn link_pass<W: Width>(
     let nl = links.q.len();
     let nc = w.n();
     let (link_q, link_leak) = (&links.q[..nl], &links.leak[..nl]);
-    let (from, to, port) = (&links.from[..nl], &links.to[..nl], &links.port[..nl]);
-    let (head, eta) = (&links.head[..nl], &links.eta[..nl]);
+    let rows = &links.rows[..nl];
     let (pumping, totals) = (&mut pumping[..nl], &mut totals[..nl]);
     let link_used = &mut sums.link_used[..nl];
     let link_species = &mut sums.link_species[..nl * nc];
     let mut park_electricity = 0.0;
     for l in 0..nl {
-        let (q, leak) = (link_q[l], link_leak[l]);
-        let (v, u) = (from[l] as usize, to[l] as usize);
-        let p = port[l] as usize;
+        let (q, leak, row) = (link_q[l], link_leak[l], rows[l]);
+        let (v, u) = (row.from as usize, row.to as usize);
+        let p = row.port as usize;
         let c = &qport[p * ns..p * ns + ns];
-        park_electricity += account_link(
-            q,
-            leak,
-            head[l],
-            eta[l],
-            dt,
-            prices,
-            &mut pumping[l],
-            &mut totals[l],
-            &mut units[v],
-        );
+        // The pump lifts what it sends, leaks included.
+        let e = (q + leak) * dt * row.k;
+        pumping[l] = e;
+        book_link_totals(&mut totals[l], q, dt, e);
+        // Pumping is charged to the unit that sends the water.
+        sent[v] += e;
+        park_electricity += e;
         if let Some(t) = used {
             let qu = q * c[t];
             reuse[u] += qu;
@@ -398,12 +422,17 @@ struct PortArrays<'a> {
 /// Each listed port's shares, in the order given (ascending): the unit's exits and spill in
 /// m³ ([`account_port`]), the flow sums' exits and spill in g/h ([`SumsMut::port`]) and the
 /// ledger's removed terms and the park's exits by kind in g ([`book_port`]).
+///
+/// With `EXITS_ONLY` (a step without leak or spill, the list holding the exit ports only), the
+/// spill is the constant 0 and a port without flow is skipped: it would add only zeros (`q·Δt`
+/// with `q = ±0` and a finite `Δt`, to totals that are never −0; the flow sums and the ledger
+/// skip such a port themselves), and an exit port books just `q·Δt` by its kind.
 #[expect(
     clippy::too_many_arguments,
     reason = "each array is an argument so the compiler knows they do not overlap"
 )]
 #[inline(always)]
-fn port_pass<W: Width>(
+fn port_pass<W: Width, const EXITS_ONLY: bool>(
     w: W,
     list: impl Iterator<Item = usize>,
     ns: usize,
@@ -420,11 +449,21 @@ fn port_pass<W: Width>(
 ) {
     let nc = w.n();
     for p in list {
+        let (role, q) = (ports.role[p], ports.flow[p]);
+        if EXITS_ONLY && q == 0.0 {
+            continue;
+        }
+        let spill = if EXITS_ONLY { 0.0 } else { ports.spill[p] };
         let u = ports.unit[p] as usize;
         let c = &qport[p * ns..p * ns + nc];
-        let (role, q, spill) = (ports.role[p], ports.flow[p], ports.spill[p]);
         let exits = &mut units[u].exits_m3;
-        account_port(topo, flows, p, role, q, spill, any_leak, dt, exits);
+        if EXITS_ONLY {
+            if let PortRole::Exit(k) = role {
+                exits[k.index()] += q * dt;
+            }
+        } else {
+            account_port(topo, flows, p, role, q, spill, any_leak, dt, exits);
+        }
         sums.port(w, u, role, q, spill, c);
         book_port(w, terms, by_exit, role, q, spill, dt, u, c);
     }

@@ -259,6 +259,13 @@ pub struct Topology {
     pub link_head_m: Vec<f64>,
     /// Wire-to-water efficiency per link.
     pub link_eta: Vec<f64>,
+    /// Pumping electricity per m³ sent, kWh/m³: `ρ·g·H/(η·3.6e6)` of each link's head and
+    /// efficiency ([`crate::record::pumping_kwh_per_m3`]), derived from `link_head_m` and
+    /// `link_eta` here, where they are set: a topology is built only by
+    /// [`NetworkBuilder::compile`] and neither value changes at run time (no event edits a
+    /// link's head or efficiency; scenario overrides change the park before it is compiled).
+    /// The fused accounting pass books `e = (q + leak)·Δt·k` with it.
+    pub link_pump_kwh_per_m3: Vec<f64>,
     /// CSR start of each unit's incoming links pushed by driven or overflow ports.
     pub in_push_start: Vec<u32>,
     /// Incoming pushed links, by unit.
@@ -619,6 +626,13 @@ fn compile(units: Vec<UnitDecl>, links: Vec<LinkDecl>) -> Result<Topology, Vec<N
         link_eta: resolved
             .iter()
             .map(|r| links[r.decl_index].pump_efficiency)
+            .collect(),
+        link_pump_kwh_per_m3: resolved
+            .iter()
+            .map(|r| {
+                let l = &links[r.decl_index];
+                crate::record::pumping_kwh_per_m3(l.head_m, l.pump_efficiency)
+            })
             .collect(),
         in_push_start: Vec::new(),
         in_push: Vec::new(),

@@ -27,6 +27,14 @@ pub fn pumping_kwh(q_m3_per_h: f64, head_m: f64, eta: f64, dt_h: f64) -> f64 {
     q_m3_per_h * dt_h * RHO_WATER * G * head_m / eta / 3.6e6
 }
 
+/// Pumping electricity per m³ sent, kWh/m³, through head `head_m` m at wire-to-water
+/// efficiency `eta`: `k = ρ·g·H/(η·3.6e6)`, so that `e = q·Δt·k` is [`pumping_kwh`] with its
+/// constant factors multiplied once (the same quantity; the product is rounded in another
+/// order, so `e` may differ from [`pumping_kwh`] in the last bits).
+pub fn pumping_kwh_per_m3(head_m: f64, eta: f64) -> f64 {
+    RHO_WATER * G * head_m / (eta * 3.6e6)
+}
+
 /// Per-unit figures a unit type books each step for KPIs (written in the Account phase).
 #[derive(Resource, Clone, Debug)]
 pub struct UnitOutputs {
@@ -246,8 +254,19 @@ pub fn account_step(
         dt,
         park_electricity,
         summary,
-        false,
+        None,
     );
+}
+
+/// The fused pass's per-unit sums of a step, handed to [`account_units`]: each entry is read
+/// and reset to zero there, so they are all zero between steps.
+pub(crate) struct UnitScratch<'a> {
+    /// Per unit: the step's pumping `Σ e` over the links it sends by, kWh.
+    pub(crate) sent_kwh: &'a mut [f64],
+    /// Per unit: the step's `Σ q·u` over incoming links (used water received), m³/h.
+    pub(crate) reused: &'a mut [f64],
+    /// Per unit: whether it uses water (only those book repeated use).
+    pub(crate) uses_water: &'a [bool],
 }
 
 /// The step's electricity price and grid factor, after the park's event modifiers.
@@ -291,14 +310,21 @@ pub(crate) fn account_link(
 ) -> f64 {
     let e = pumping_kwh(q + leak, head, eta, dt);
     *pumping = e;
-    t.volume_m3 += q * dt;
-    t.max_flow_m3_per_h = running_max(t.max_flow_m3_per_h, q);
-    t.pumping_kwh += e;
+    book_link_totals(t, q, dt, e);
     // Pumping is charged to the unit that sends the water.
     ut.electricity_kwh += e;
     ut.carbon.electricity += e * prices.grid;
     ut.cost.electricity += e * prices.price;
     e
+}
+
+/// A link's run totals of a step carrying `q` m³/h over `dt` h with pumping `e` kWh: volume
+/// `q·Δt`, the running maximum of `q` and pumping.
+#[inline(always)]
+pub(crate) fn book_link_totals(t: &mut LinkTotals, q: f64, dt: f64, e: f64) {
+    t.volume_m3 += q * dt;
+    t.max_flow_m3_per_h = running_max(t.max_flow_m3_per_h, q);
+    t.pumping_kwh += e;
 }
 
 /// `max(m, q)` for a link's running maximum flow `m`, which starts at +0 and is only ever
@@ -348,8 +374,12 @@ pub(crate) fn account_port(
 /// products; then the park's grid import `max(0, pumping + equipment − generation)` with its
 /// carbon and cost. `park_electricity` is the step's pumping, summed in link order.
 ///
-/// Heat, on-site generation and steam are booked in loops of their own (each total still
-/// receives its units in unit order). With `skip_zero`, a loop whose values are all zero this
+/// With `fused` (the fused pass's [`UnitScratch`]), each unit's pumping of the step (summed by
+/// the link pass instead of booked per link) joins its equipment electricity, and its
+/// repeated use is booked; the separate passes ([`account_step`], [`book_reuse`]) give `None`.
+///
+/// Unmet demand, heat, on-site generation and steam are booked in loops of their own (each
+/// total still receives its units in unit order). With `fused`, a loop whose values are all zero this
 /// step is skipped: it would add only zeros (`h·f` is ±0 too when every factor and price that
 /// applies is finite, which is checked), and adding ±0 leaves a total unchanged unless the total
 /// is −0, which none is (each starts at +0, and a sum is −0 only if all its terms are).
@@ -367,8 +397,9 @@ pub(crate) fn account_units(
     dt: f64,
     mut park_electricity: f64,
     summary: &mut Summary,
-    skip_zero: bool,
+    fused: Option<UnitScratch>,
 ) {
+    let skip_zero = fused.is_some();
     let (grid, price) = (prices.grid, prices.price);
     // The park's sums are held in locals through the loop (the same additions in the same
     // order) and the per-unit arrays sliced to the unit count, so the loop neither reloads the
@@ -389,13 +420,31 @@ pub(crate) fn account_units(
     let mut carbon = summary.carbon;
     let mut cost = summary.cost;
     let units = &mut summary.units[..nu];
+    // The fused pass hands over each unit's pumping `Σ e` and repeated use `Σ q·u` of the
+    // step (scratch, cleared here for the next step); the separate passes booked them already.
+    let (sent_kwh, reused, uses_water) = match fused {
+        Some(s) => (
+            &mut s.sent_kwh[..nu],
+            &mut s.reused[..nu],
+            &s.uses_water[..nu],
+        ),
+        None => Default::default(),
+    };
     for (u, ut) in units.iter_mut().enumerate() {
         ut.throughput_m3 += throughput[u] * dt;
-        ut.unmet_m3 += unmet[u] * dt;
-        if unmet[u] > 0.0 {
-            ut.unmet_steps += 1;
-        }
-        let e = electricity[u];
+        let equipment = electricity[u];
+        // With the fused pass's scratch, the unit's electricity is its pumping plus its
+        // equipment, booked once: `Σ_l e_l + E` and its carbon and cost `(Σ_l e_l + E)·f`,
+        // which is `Σ_l e_l·f + E·f` reassociated (last bits may differ).
+        let e = if skip_zero {
+            let r = std::mem::replace(&mut reused[u], 0.0);
+            if uses_water[u] {
+                ut.reused_m3 += r * dt;
+            }
+            std::mem::replace(&mut sent_kwh[u], 0.0) + equipment
+        } else {
+            equipment
+        };
         ut.electricity_kwh += e;
         ut.chemicals_kg += chemicals[u];
         ut.carbon.electricity += e * grid;
@@ -407,12 +456,22 @@ pub(crate) fn account_units(
         ut.cost.capital += capital_cost[u];
         ut.product += product[u];
         ut.recirculated_m3 += recirculated[u];
-        park_electricity += e;
+        park_electricity += equipment;
         carbon.chemicals += chemicals_co2[u];
         carbon.other += other_co2[u];
         cost.chemicals += chemicals_cost[u];
         cost.water += water_cost[u];
         cost.capital += capital_cost[u];
+    }
+    // Unmet demand in a loop of its own, skipped (with `fused`) in a step without any: it
+    // would add `±0·Δt` (Δt is finite) and count no step.
+    if !skip_zero || any(unmet, |x| x != 0.0) {
+        for (ut, &x) in units.iter_mut().zip(unmet) {
+            ut.unmet_m3 += x * dt;
+            if x > 0.0 {
+                ut.unmet_steps += 1;
+            }
+        }
     }
     let no_heat = skip_zero
         && !any(heat, |h| h != 0.0)
