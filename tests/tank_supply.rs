@@ -7,28 +7,11 @@
 //! orders; rounding is ~1e-16 of the largest term), on parks with tanks as they are and with
 //! leaks, offline units and short supplies, and on parks with inlet limits.
 
-use crate::common::{Frame, allocate, bundled, frame, generated};
+use crate::common::{allocate, bundled, frame, generated, stressed};
 use parktwin::engine::flow::tank_exits;
 use parktwin::engine::network::FlowKind;
 use parktwin::engine::priority::Priority;
-use parktwin::engine::state::{Flows, UnitInputs};
-
-/// Supplies cut to `avail`, every seventh unit offline, a leak of 0.5 m³/h on every fifth link.
-fn stressed(f: &Frame, avail: f64) -> UnitInputs {
-    let mut inputs = f.inputs.clone();
-    inputs.supply_avail.iter_mut().for_each(|a| *a *= avail);
-    for (u, on) in inputs.online.iter_mut().enumerate() {
-        if u % 7 == 3 {
-            *on = false;
-        }
-    }
-    for (l, leak) in inputs.link_leak.iter_mut().enumerate() {
-        if l % 5 == 2 {
-            *leak = 0.5;
-        }
-    }
-    inputs
-}
+use parktwin::engine::state::Flows;
 
 #[test]
 fn tank_overflow_matches_tank_exits() {
