@@ -5,27 +5,9 @@
 //! `Flows` full of NaN (as if every entry were stale) gives bit for bit the flows of one handed
 //! zeroed `Flows`, and so does a cascade that reuses one `Flows` over several steps.
 
-use crate::common::{Frame, allocate, bundled, flow_bits, frame, generated, poisoned};
+use crate::common::{Frame, allocate, bundled, flow_bits, frame, generated, poisoned, stressed};
 use parktwin::engine::priority::Priority;
-use parktwin::engine::state::{Flows, UnitInputs};
-
-/// The frame's inputs made harder: supplies cut to `avail` of their availability, every
-/// seventh unit offline, a leak of 0.5 m³/h on every fifth link.
-fn stressed(f: &Frame, avail: f64) -> UnitInputs {
-    let mut inputs = f.inputs.clone();
-    inputs.supply_avail.iter_mut().for_each(|a| *a *= avail);
-    for (u, on) in inputs.online.iter_mut().enumerate() {
-        if u % 7 == 3 {
-            *on = false;
-        }
-    }
-    for (l, leak) in inputs.link_leak.iter_mut().enumerate() {
-        if l % 5 == 2 {
-            *leak = 0.5;
-        }
-    }
-    inputs
-}
+use parktwin::engine::state::Flows;
 
 fn frames() -> Vec<(&'static str, Frame)> {
     vec![

@@ -362,3 +362,21 @@ fn json_walk(
         _ => out.push(format!("{path}: {a} and {b}")),
     }
 }
+
+/// The frame's inputs made harder: supplies cut to `avail` of their availability, every
+/// seventh unit offline, a leak of 0.5 m³/h on every fifth link.
+pub fn stressed(f: &Frame, avail: f64) -> UnitInputs {
+    let mut inputs = f.inputs.clone();
+    inputs.supply_avail.iter_mut().for_each(|a| *a *= avail);
+    for (u, on) in inputs.online.iter_mut().enumerate() {
+        if u % 7 == 3 {
+            *on = false;
+        }
+    }
+    for (l, leak) in inputs.link_leak.iter_mut().enumerate() {
+        if l % 5 == 2 {
+            *leak = 0.5;
+        }
+    }
+    inputs
+}

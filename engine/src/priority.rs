@@ -141,6 +141,10 @@ enum Out {
     Exit,
     /// A tank's supply port (its links' flows and leaks leave the tank).
     Supply,
+    /// The supply port of a tank with one supply port outside recycle loops: its links' flows
+    /// and leaks sum to the tank's `supply_used` when the tank is visited (see
+    /// [`Priority::tank_overflow`]).
+    Used,
     /// A tank's first overflow port.
     Overflow,
 }
@@ -272,12 +276,25 @@ impl Tables {
                 }
             })
             .collect();
+        let mut in_loop = vec![false; topo.n_units()];
+        for c in topo.flow_components.iter().filter(|c| c.cyclic) {
+            for &u in &topo.flow_order[c.start as usize..c.end as usize] {
+                in_loop[u as usize] = true;
+            }
+        }
         for u in 0..topo.n_units() {
             let kind = topo.unit_flow[u];
             let o0 = t.outs.len() as u32;
+            let supply_ports = topo
+                .ports_of(u)
+                .filter(|&p| topo.port_role[p] == PortRole::Supply)
+                .count();
             let mut overflow = false;
             for p in topo.ports_of(u) {
                 let role = match (kind, topo.port_role[p]) {
+                    (FlowKind::Tank, PortRole::Supply) if supply_ports == 1 && !in_loop[u] => {
+                        Out::Used
+                    }
                     (FlowKind::Tank, PortRole::Supply) => Out::Supply,
                     (FlowKind::Tank, PortRole::Exit(_)) => Out::Exit,
                     (FlowKind::Tank, PortRole::Overflow) if !overflow => {
@@ -373,7 +390,7 @@ impl Tables {
                     let links = self.route_start[p] as usize..self.route_start[p + 1] as usize;
                     match op.role {
                         Out::Exit => port_written[p] = true,
-                        Out::Supply => {
+                        Out::Supply | Out::Used => {
                             for rl in &self.route[links] {
                                 read(rl.link, &written, &mut clear);
                             }
@@ -864,12 +881,20 @@ impl Priority {
         }
     }
 
-    /// [`crate::flow::tank_exits`] over the tank's compiled ports (same operations in the same
-    /// order): its exit ports take their shares of the inflow `x` (m³/h), and what would rise
-    /// above its capacity by the end of the step, `(V0 + (x − out)·Δt − capacity)/Δt` with `out`
-    /// its supply links (leaks included) and exits, leaves by its overflow port. Returns that
-    /// port's position in [`Tables::outs`] and its flow (`None` when the tank has no overflow
-    /// port).
+    /// [`crate::flow::tank_exits`] over the tank's compiled ports: its exit ports take their
+    /// shares of the inflow `x` (m³/h), and what would rise above its capacity by the end of the
+    /// step, `(V0 + (x − out)·Δt − capacity)/Δt` with `out` its supply links (leaks included)
+    /// and exits, leaves by its overflow port. Returns that port's position in [`Tables::outs`]
+    /// and its flow (`None` when the tank has no overflow port).
+    ///
+    /// For a tank with one supply port outside recycle loops ([`Out::Used`]) the supply links'
+    /// part of `out` is its `supply_used`: every link of that port is a supply link, assigned
+    /// only by its consumer's pull (`supply_used += q + leak` as it assigns `link = q`,
+    /// `leak = leak`; `relax` adds to both sides alike), and its consumers are all visited
+    /// before the tank (flow order), so `supply_used = Σ (link + leak)` over the port's links,
+    /// summed in pull order instead of the port's routing order (the same quantity; the last
+    /// bits may differ). In a loop a consumer visited after the tank would be missing from it,
+    /// so there the links are summed.
     fn tank_overflow(
         &self,
         u: usize,
@@ -884,6 +909,7 @@ impl Priority {
         for (i, op) in outs.clone().zip(&self.tables.outs[outs]) {
             let p = op.port as usize;
             match op.role {
+                Out::Used => out += a.supply_used[u],
                 Out::Supply => {
                     out += self.tables.route[span(op.links)]
                         .iter()
