@@ -158,7 +158,7 @@ fn fused<W: Width>(w: W, view: &StepView, books: &mut StepBooks) {
     let links = LinkArrays {
         q: link_q,
         rows: &cache.links[..nl],
-        k: &cache.pump_k[..nl],
+        k: &topo.link_pump_kwh_per_m3[..nl],
         leak: link_leak,
     };
     let sent = &mut cache.sent_kwh[..nu];
@@ -297,8 +297,6 @@ pub struct AccountCache {
     /// Scratch, per unit: the step's pumping `Σ e` over the links the unit sends by, kWh,
     /// summed by the link pass and booked (and reset to zero) by [`account_units`].
     sent_kwh: Vec<f64>,
-    /// Per link: the pumping coefficient `k` of its row, as one array.
-    pump_k: Vec<f64>,
     /// Scratch, per link: the step's moving links, ascending (the link pass's list).
     active: Vec<u32>,
 }
@@ -324,7 +322,6 @@ impl AccountCache {
             .collect();
         self.links = (0..topo.n_links())
             .map(|l| LinkRow {
-                k: topo.link_pump_kwh_per_m3[l],
                 from: topo.link_from[l],
                 to: topo.link_to[l],
                 port: topo.link_from_port[l],
@@ -332,18 +329,15 @@ impl AccountCache {
             .collect();
         self.sent_kwh = vec![0.0; topo.n_units()];
         self.active = vec![0; topo.n_links()];
-        self.pump_k = self.links.iter().map(|r| r.k).collect();
         self.built_for = Some(sizes);
     }
 }
 
 /// One link's constants as the link pass reads them, copied from the topology's separate
-/// arrays into one row so the pass keeps one address for them instead of four (the loop has
+/// arrays into one row so the pass keeps one address for them instead of three (the loop has
 /// more arrays than registers: each separate array cost a reload of its address per link).
 #[derive(Clone, Copy, Debug, Default)]
 struct LinkRow {
-    /// Pumping per m³ sent, kWh/m³ ([`Topology::link_pump_kwh_per_m3`]).
-    k: f64,
     /// Sending unit.
     from: u32,
     /// Receiving unit.
@@ -355,7 +349,8 @@ struct LinkRow {
 /// The per-link arrays a link pass reads, each sliced to the link count.
 struct LinkArrays<'a> {
     q: &'a [f64],
-    /// Each link's pumping coefficient, the rows' `k` as one array (the pumping loop vectorises).
+    /// Each link's pumping coefficient, [`Topology::link_pump_kwh_per_m3`] (a loop of its own
+    /// over it and the flows vectorises).
     k: &'a [f64],
     leak: &'a [f64],
     rows: &'a [LinkRow],
@@ -462,7 +457,7 @@ struct PortArrays<'a> {
 /// With `EXITS_ONLY` (a step without leak or spill, the list holding the exit ports only), the
 /// spill is the constant 0 and a port without flow is skipped: it would add only zeros (`q·Δt`
 /// with `q = ±0` and a finite `Δt`, to totals that are never −0; the flow sums and the ledger
-/// skip such a port themselves), and an exit port books just `q·Δt` by its kind.
+/// skip such a port themselves).
 #[expect(
     clippy::too_many_arguments,
     reason = "each array is an argument so the compiler knows they do not overlap"
@@ -493,13 +488,7 @@ fn port_pass<W: Width, const EXITS_ONLY: bool>(
         let u = ports.unit[p] as usize;
         let c = &qport[p * ns..p * ns + nc];
         let exits = &mut units[u].exits_m3;
-        if EXITS_ONLY {
-            if let PortRole::Exit(k) = role {
-                exits[k.index()] += q * dt;
-            }
-        } else {
-            account_port(topo, flows, p, role, q, spill, any_leak, dt, exits);
-        }
+        account_port(topo, flows, p, role, q, spill, any_leak, dt, exits);
         sums.port(w, u, role, q, spill, c);
         book_port(w, terms, by_exit, role, q, spill, dt, u, c);
     }
