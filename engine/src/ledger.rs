@@ -303,6 +303,15 @@ impl Ledger {
             .collect()
     }
 
+    /// The run's worst closure of balance kind `k` (0 water, else declared species `k − 1`).
+    fn worst_of(&mut self, k: usize) -> &mut Worst {
+        if k == 0 {
+            &mut self.worst_water
+        } else {
+            &mut self.worst_species[k - 1]
+        }
+    }
+
     /// Balances per unit: water and each declared species.
     fn balances_per_unit(&self) -> usize {
         1 + self.park_species.len()
@@ -328,11 +337,15 @@ fn judge(t: &Terms, extra_scale: f64, floor: f64) -> (f64, f64, bool) {
         .max(t.storage_change.abs())
         .max(extra_scale);
     let rel = r.abs() / scale.max(floor / RELATIVE_TOLERANCE);
-    (
-        r,
-        rel,
-        r.abs() > RELATIVE_TOLERANCE * scale + floor || !r.is_finite(),
-    )
+    (r, rel, violates(r, scale, floor))
+}
+
+/// The closure verdict on a residual `r` of scale `scale` with absolute floor `floor`: a
+/// violation when `|r| > 1e-9·scale + floor` or `r` is not finite (combined with `|`, so a
+/// pass of verdicts stays branch-free).
+#[inline(always)]
+fn violates(r: f64, scale: f64, floor: f64) -> bool {
+    (r.abs() > RELATIVE_TOLERANCE * scale + floor) | !r.is_finite()
 }
 
 /// `max(a, b)` for numbers that are not NaN: one comparison, written as the processor's own
@@ -879,16 +892,9 @@ pub(crate) fn judge_step<W: Width>(
         stored,
         max_rel,
     );
-    let run_worst = |k: usize| {
-        if k == 0 {
-            ledger.worst_water.relative
-        } else {
-            ledger.worst_species[k - 1].relative
-        }
-    };
     // `max_rel` holds no NaN in a step without violation (a NaN residual is one), so a plain
     // comparison decides whether the step's worst of kind `k` can replace the run's.
-    let new_worst = (0..m).any(|k| max_rel[k] > run_worst(k));
+    let new_worst = (0..m).any(|k| max_rel[k] > ledger.worst_of(k).relative);
     if any_bad || new_worst {
         let any_bad = judge_all(
             inflow,
@@ -945,29 +951,15 @@ pub(crate) fn judge_step<W: Width>(
         if u == usize::MAX {
             continue;
         }
-        let slot = if k == 0 {
-            &mut ledger.worst_water
-        } else {
-            &mut ledger.worst_species[k - 1]
-        };
-        note(slot, rel, r, &topo.unit_id[u], step);
+        note(ledger.worst_of(k), rel, r, &topo.unit_id[u], step);
     }
     for (k, terms) in park.iter().enumerate() {
-        let floor = if k == 0 {
-            WATER_FLOOR_M3
-        } else {
-            SPECIES_FLOOR_G
-        };
+        let floor = floor_of(k);
         // The park's storage change sums its units' `V1·C1 − V0·C0`, each rounded at the
         // scale of what the unit stores, so the stored amounts scale the park's judge as they
         // scale each unit's.
         let (r, rel, bad) = judge(terms, park_stored[k], floor);
-        let slot = if k == 0 {
-            &mut ledger.worst_water
-        } else {
-            &mut ledger.worst_species[k - 1]
-        };
-        note(slot, rel, r, "park", step);
+        note(ledger.worst_of(k), rel, r, "park", step);
         if bad {
             ledger.violations += 1;
             diag.push(DiagnosticKind::ClosureViolation, step, None, || {
@@ -1028,7 +1020,7 @@ fn judge_all(
         );
         residual[i] = r;
         rel[i] = r.abs() / fast_max(scale, den_floor[i]);
-        any_bad |= (r.abs() > RELATIVE_TOLERANCE * scale + floor[i]) | !r.is_finite();
+        any_bad |= violates(r, scale, floor[i]);
     }
     any_bad
 }
@@ -1068,7 +1060,7 @@ fn diagnose(
                 storage_change[i],
                 stored[i],
             );
-            if r.abs() > RELATIVE_TOLERANCE * scale + floor[i] || !r.is_finite() {
+            if violates(r, scale, floor[i]) {
                 ledger.violations += 1;
                 diag.push(
                     DiagnosticKind::ClosureViolation,
