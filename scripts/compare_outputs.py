@@ -13,10 +13,11 @@ def num(a, b, path):
     d = abs(a - b); s = max(abs(a), abs(b))
     rel = d / s if s > 0 else 0.0
     low = path.lower()
-    if any(k in low for k in ("residual", "relative", "/absolute", "closure")):
+    # Closure statistics are rounding noise: small on both sides is enough.
+    noise = any(k in low for k in ("residual", "relative", "/absolute", "closure"))
+    if noise:
         if abs(a) <= 1e-9 and abs(b) <= 1e-9: return
         if low.startswith("/balance") and "relative" not in low and abs(a) <= 1e-6 and abs(b) <= 1e-6: return
-    noise = any(k in low for k in ("residual", "relative", "/absolute", "closure"))
     if rel > stats["maxrel"] and s > ABS and not noise: stats["maxrel"], stats["where"] = rel, path
     if d > REL * s + ABS:
         stats["bad"] += 1
