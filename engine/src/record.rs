@@ -399,7 +399,7 @@ pub(crate) fn account_units(
     summary: &mut Summary,
     fused: Option<UnitScratch>,
 ) {
-    let skip_zero = fused.is_some();
+    let fused_pass = fused.is_some();
     let (grid, price) = (prices.grid, prices.price);
     // The park's sums are held in locals through the loop (the same additions in the same
     // order) and the per-unit arrays sliced to the unit count, so the loop neither reloads the
@@ -436,7 +436,7 @@ pub(crate) fn account_units(
         // With the fused pass's scratch, the unit's electricity is its pumping plus its
         // equipment, booked once: `Σ_l e_l + E` and its carbon and cost `(Σ_l e_l + E)·f`,
         // which is `Σ_l e_l·f + E·f` reassociated (last bits may differ).
-        let e = if skip_zero {
+        let e = if fused_pass {
             let r = std::mem::replace(&mut reused[u], 0.0);
             if uses_water[u] {
                 ut.reused_m3 += r * dt;
@@ -465,7 +465,7 @@ pub(crate) fn account_units(
     }
     // Unmet demand in a loop of its own, skipped (with `fused`) in a step without any: it
     // would add `±0·Δt` (Δt is finite) and count no step.
-    if !skip_zero || any(unmet, |x| x != 0.0) {
+    if !fused_pass || any(unmet, |x| x != 0.0) {
         for (ut, &x) in units.iter_mut().zip(unmet) {
             ut.unmet_m3 += x * dt;
             if x > 0.0 {
@@ -473,7 +473,7 @@ pub(crate) fn account_units(
             }
         }
     }
-    let no_heat = skip_zero
+    let no_heat = fused_pass
         && !any(heat, |h| h != 0.0)
         && factors.heat_kg_per_kwh.is_finite()
         && factors.heat_price.is_finite()
@@ -499,9 +499,9 @@ pub(crate) fn account_units(
             cost.heat += h * heat_price;
         }
     }
-    let park_generation = add_column(units, generation, skip_zero, |ut| &mut ut.generation_kwh);
-    add_column(units, steam, skip_zero, |ut| &mut ut.steam_t);
-    add_column(units, condensate, skip_zero, |ut| {
+    let park_generation = add_column(units, generation, fused_pass, |ut| &mut ut.generation_kwh);
+    add_column(units, steam, fused_pass, |ut| &mut ut.steam_t);
+    add_column(units, condensate, fused_pass, |ut| {
         &mut ut.condensate_returned_t
     });
     summary.carbon = carbon;
