@@ -27,8 +27,11 @@
 //! `docs/solver-caches.md`): the solve order as runs of single-unit records (unit, port range,
 //! inlet range), each run ended by a loop; each loop's units with their port ranges; each mixed
 //! unit's evaporation and other ports; each mixed unit's ports grouped by which species take
-//! the mixed-volume transfer. The loop solve keeps its coefficients with the species innermost
-//! (`[a, B_0, ..]` rows of `ns`), so each per-species loop walks consecutive values. Every sum
+//! the mixed-volume transfer. An affine unit's declared species are not copied: the solve
+//! reads their `(τ, λ)` in place from `UnitInputs` ([`Transfer`]), and only the sources' `λ`
+//! and the mixed volumes' rows are written per step. The loop solve keeps its coefficients
+//! with the species innermost (`[a, B_0, ..]` rows of `ns`), so each per-species loop walks
+//! consecutive values. Every sum
 //! keeps its terms in link order. One reformulation changes last bits: a loop inlet's
 //! `q·(τ·a_v + λ)` is summed as `(q·τ)·a_v + q·λ`, sharing `q·τ` with the `B` rows. Inlet
 //! mixes stay divided by `x_u` (not scaled by `1/x_u`), so a mix of equal concentrations — the
@@ -100,10 +103,11 @@ struct Compiled {
     mixed_units: Vec<MixedUnit>,
     /// Per mixed unit: its evaporation ports, then its other ports (each in port order).
     mixed_ports: Vec<u32>,
-    /// Ports whose transfer changes from step to step, by rule: `[declared species, tracers]`.
-    /// The other ports' rules are [`Rule::Const`]: written once when compiled. The
-    /// [`Rule::Mixed`] ports are listed per unit instead, in `mixed_fill`.
-    varying: [RuleLists; 2],
+    /// Ports of sources ([`Rule::SourceLambda`]): their declared species' `λ` is copied from
+    /// the units' inputs each step. [`Rule::Inputs`] entries are not copied: the solve reads
+    /// them in place ([`Transfer`]); the tracers' rules are [`Rule::Const`] (written once when
+    /// compiled) or [`Rule::Mixed`], whose ports are listed per unit in `mixed_fill`.
+    sources: Vec<u32>,
     /// Per mixed unit with [`Rule::Mixed`] ports: those ports in `mixed_fill_ports`, grouped by
     /// the species the rule covers, so the unit's coefficients and start concentrations are
     /// read once for all its ports.
@@ -135,7 +139,8 @@ struct Run {
 const NO_LOOP: u32 = u32::MAX;
 
 /// A unit outside any loop: its index, its ports `port_lo..port_hi`, its inlets
-/// `inlets[in_lo..in_hi]`, and whether it has an inlet mix to solve (not a source).
+/// `inlets[in_lo..in_hi]`, whether it has an inlet mix to solve (not a source), and whether
+/// its ports' declared species are read from the units' inputs ([`reads_inputs`]).
 #[derive(Clone, Copy, Debug)]
 struct SingleUnit {
     u: u32,
@@ -144,6 +149,7 @@ struct SingleUnit {
     in_lo: u32,
     in_hi: u32,
     mixes: bool,
+    affine: bool,
 }
 
 /// A mixed unit: its index and its ports in `mixed_ports[start..evap_end]` (evaporation) and
@@ -153,15 +159,6 @@ struct MixedUnit {
     u: u32,
     evap_end: u32,
     end: u32,
-}
-
-/// Ports of one rule kind, for one species range.
-#[derive(Default, Debug)]
-struct RuleLists {
-    /// [`Rule::SourceLambda`] ports.
-    source: Vec<u32>,
-    /// [`Rule::Inputs`] ports.
-    inputs: Vec<u32>,
 }
 
 /// How a port's effective transfer is formed, decided once from the topology.
@@ -199,7 +196,7 @@ impl PortRule {
         let mixed = topo.unit_quality[u] == QualityKind::Mixed;
         let conserved = if source {
             Rule::SourceLambda
-        } else if !mixed {
+        } else if reads_inputs(u, topo) {
             Rule::Inputs
         } else if evap {
             Rule::Const(0.0, 0.0)
@@ -219,6 +216,13 @@ impl PortRule {
     }
 }
 
+/// Whether unit `u`'s ports take their declared species' transfer from the unit's inputs
+/// ([`Rule::Inputs`]: an affine unit, neither a source nor a mixed volume). The solve reads
+/// those `(τ, λ)` in place from `UnitInputs` ([`Transfer`]) instead of copying them each step.
+fn reads_inputs(u: usize, topo: &Topology) -> bool {
+    topo.unit_flow[u] != FlowKind::Source && topo.unit_quality[u] != QualityKind::Mixed
+}
+
 /// How a recycle loop is torn: its units with the `tears` tear units first, then the rest in an
 /// order where each depends only on tears and earlier units.
 #[derive(Clone, Debug)]
@@ -233,13 +237,15 @@ struct Plan {
     inlets: Vec<LoopInlet>,
 }
 
-/// A unit of a loop: its index, its ports `port_lo..port_hi`, and whether it is a source.
+/// A unit of a loop: its index, its ports `port_lo..port_hi`, whether it is a source, and
+/// whether its ports' declared species are read from the units' inputs ([`reads_inputs`]).
 #[derive(Clone, Copy, Debug)]
 struct LoopUnit {
     u: u32,
     port_lo: u32,
     port_hi: u32,
     source: bool,
+    affine: bool,
 }
 
 /// A link into a unit, with its upstream port.
@@ -249,13 +255,15 @@ struct Inlet {
     port: u32,
 }
 
-/// A link into a unit of a loop, with its upstream port and the upstream unit's position in
-/// the loop's order ([`OUTSIDE`] for a unit outside the loop).
+/// A link into a unit of a loop, with its upstream port, the upstream unit's position in
+/// the loop's order ([`OUTSIDE`] for a unit outside the loop), and whether the upstream
+/// port's declared species are read from the units' inputs ([`reads_inputs`]).
 #[derive(Clone, Copy, Debug)]
 struct LoopInlet {
     link: u32,
     port: u32,
     src: u32,
+    affine: bool,
 }
 
 /// A count one less than a [`Width`]'s (the declared species when one tracer follows them):
@@ -270,39 +278,23 @@ impl<W: Width> Width for AllButOne<W> {
     }
 }
 
-/// Writes the effective transfer of species `lo..lo + len` of the ports in `lists` (see
-/// [`QualitySolver::effective_transfer`]); `ns` species per port and unit.
+/// Copies the sources' quality, `λ` of the declared species (the first `nc`), from the units'
+/// inputs into `lambda` for the ports in `sources` (see [`QualitySolver::effective_transfer`]);
+/// `ns` species per port.
 #[inline(always)]
-fn fill_lists<W: Width, R: Width>(
-    lists: &RuleLists,
+fn fill_sources<W: Width, R: Width>(
     w: W,
-    lo: usize,
-    len: R,
-    tau: &mut [f64],
+    nc: R,
+    sources: &[u32],
     lambda: &mut [f64],
-    inputs: &UnitInputs,
+    inputs_lambda: &[f64],
 ) {
-    let (ns, n) = (w.n(), len.n());
-    if n == 0 {
-        return;
-    }
-    // The four per-port arrays cut to one common length (all are ports × species), so one
-    // bounds check covers a port's entries in all of them.
-    let m = tau
-        .len()
-        .min(lambda.len())
-        .min(inputs.tau.len())
-        .min(inputs.lambda.len());
-    let (tau, lambda) = (&mut tau[..m], &mut lambda[..m]);
-    let inputs_tau = &inputs.tau[..m];
-    let inputs_lambda = &inputs.lambda[..m];
-    for &p in &lists.source {
-        let b = p as usize * ns + lo;
-        lambda[b..b + n].copy_from_slice(&inputs_lambda[b..b + n]);
-    }
-    for &p in &lists.inputs {
-        let b = p as usize * ns + lo;
-        tau[b..b + n].copy_from_slice(&inputs_tau[b..b + n]);
+    let (ns, n) = (w.n(), nc.n());
+    // Both per-port arrays cut to one length, so one bounds check covers a port's entries.
+    let m = lambda.len().min(inputs_lambda.len());
+    let (lambda, inputs_lambda) = (&mut lambda[..m], &inputs_lambda[..m]);
+    for &p in sources {
+        let b = p as usize * ns;
         lambda[b..b + n].copy_from_slice(&inputs_lambda[b..b + n]);
     }
 }
@@ -442,8 +434,49 @@ impl QualitySolver {
             };
             self.mixed[u] = c;
         }
-        self.effective_transfer(w, inputs, storage);
+        // The usual split, one tracer after the declared species, gets both counts as
+        // constants.
+        if self.conserved + 1 == ns {
+            self.solve_species(
+                w,
+                AllButOne(w),
+                topo,
+                inputs,
+                flows,
+                storage,
+                quality,
+                clock,
+                diag,
+            );
+        } else {
+            let nc = Dyn(self.conserved);
+            self.solve_species(w, nc, topo, inputs, flows, storage, quality, clock, diag);
+        }
+    }
 
+    /// The species part of the step, once the mixed-volume coefficients are known: the
+    /// transfers that are not read in place, the solve order (single units and loops), and the
+    /// mixed volumes' end-of-step concentrations. `nc` is the number of declared species (the
+    /// first `nc` of `w`).
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the solve reads every part of the step state"
+    )]
+    #[inline(always)]
+    fn solve_species<W: Width, R: Width>(
+        &mut self,
+        w: W,
+        nc: R,
+        topo: &Topology,
+        inputs: &UnitInputs,
+        flows: &Flows,
+        storage: &mut Storage,
+        quality: &mut Quality,
+        clock: &Clock,
+        diag: &mut Diagnostics,
+    ) {
+        let ns = w.n();
+        self.effective_transfer(w, nc, inputs, storage);
         let Self {
             compiled,
             plans,
@@ -452,16 +485,16 @@ impl QualitySolver {
             lambda,
             ..
         } = self;
-        let t = Transfer { tau, lambda };
+        let t = Transfer::new(tau, lambda, inputs);
         let mut first = 0;
         for run in &compiled.runs {
             let end = run.end as usize;
             for su in &compiled.singles[first..end] {
-                solve_single(w, su, &compiled.inlets, flows, t, quality);
+                solve_single(w, nc, su, &compiled.inlets, flows, t, quality);
             }
             first = end;
             if let Some(Some(plan)) = plans.get(run.cycle as usize) {
-                solve_loop(w, plan, scratch, t, topo, flows, quality, clock, diag);
+                solve_loop(w, nc, plan, scratch, t, topo, flows, quality, clock, diag);
             }
         }
         // End-of-step concentrations of mixed volumes.
@@ -541,6 +574,7 @@ impl QualitySolver {
                 in_lo,
                 in_hi: c.inlets.len() as u32,
                 mixes: topo.unit_flow[u] != FlowKind::Source,
+                affine: reads_inputs(u, topo),
             });
         }
         c.runs.push(Run {
@@ -557,7 +591,7 @@ impl QualitySolver {
                 (p * ns..p * ns + nc, rule.conserved),
                 (p * ns + nc..(p + 1) * ns, rule.tracer),
             ];
-            for (lists, (range, r)) in c.varying.iter_mut().zip(ranges) {
+            for (range, r) in ranges {
                 match r {
                     Rule::Const(t, l) => {
                         self.tau[range.clone()].fill(t);
@@ -565,10 +599,10 @@ impl QualitySolver {
                     }
                     Rule::SourceLambda => {
                         self.tau[range].fill(0.0);
-                        lists.source.push(p as u32);
+                        c.sources.push(p as u32);
                     }
-                    Rule::Inputs => lists.inputs.push(p as u32),
-                    Rule::Mixed => {}
+                    // Read in place from the units' inputs; written per step for mixed units.
+                    Rule::Inputs | Rule::Mixed => {}
                 }
             }
         }
@@ -597,27 +631,24 @@ impl QualitySolver {
         self.compiled = c;
     }
 
-    /// Fills the step's effective transfer `(τ, λ)` of the ports whose transfer can change, from
-    /// the units' inputs and the mixed-volume coefficients: a source's `λ` is its quality, an
-    /// affine unit's `(τ, λ)` its inputs, a mixed volume's `(a_in, a0·C0)`. The constant
-    /// transfers were written by [`Self::compile`] and nothing else writes them. The usual
-    /// split, one tracer after the declared species, gets both counts as constants.
-    fn effective_transfer<W: Width>(&mut self, w: W, inputs: &UnitInputs, storage: &Storage) {
-        let (ns, nc) = (w.n(), self.conserved);
+    /// Fills the step's effective transfer `(τ, λ)` of the ports whose transfer can change and
+    /// is not read in place: a source's `λ` is its quality, a mixed volume's `(a_in, a0·C0)`.
+    /// The constant transfers were written by [`Self::compile`] and nothing else writes them;
+    /// an affine unit's declared species are read from the units' inputs by the solve itself
+    /// ([`Transfer`]), so their entries here are never written nor read.
+    fn effective_transfer<W: Width, R: Width>(
+        &mut self,
+        w: W,
+        nc: R,
+        inputs: &UnitInputs,
+        storage: &Storage,
+    ) {
         let (tau, lambda) = (&mut self.tau[..], &mut self.lambda[..]);
         let c = &self.compiled;
-        let [declared, tracers] = &c.varying;
         let (mixed, conc) = (&self.mixed[..], &storage.conc[..]);
         let (fills, ports) = (&c.mixed_fill[..], &c.mixed_fill_ports[..]);
-        if nc + 1 == ns {
-            fill_lists(declared, w, 0, AllButOne(w), tau, lambda, inputs);
-            fill_lists(tracers, w, nc, Fixed::<1>, tau, lambda, inputs);
-            fill_mixed(w, AllButOne(w), fills, ports, tau, lambda, mixed, conc);
-        } else {
-            fill_lists(declared, w, 0, Dyn(nc), tau, lambda, inputs);
-            fill_lists(tracers, w, nc, Dyn(ns - nc), tau, lambda, inputs);
-            fill_mixed(w, Dyn(nc), fills, ports, tau, lambda, mixed, conc);
-        }
+        fill_sources(w, nc, &c.sources, lambda, &inputs.lambda);
+        fill_mixed(w, nc, fills, ports, tau, lambda, mixed, conc);
     }
 }
 
@@ -703,13 +734,12 @@ fn plan(units: &[u32], topo: &Topology) -> Plan {
     in_start.push(0);
     for &u in &order {
         for &l in topo.links_into(u as usize) {
+            let from = topo.link_from[l as usize];
             inlets.push(LoopInlet {
                 link: l,
                 port: topo.link_from_port[l as usize],
-                src: at
-                    .get(&topo.link_from[l as usize])
-                    .copied()
-                    .unwrap_or(OUTSIDE),
+                src: at.get(&from).copied().unwrap_or(OUTSIDE),
+                affine: reads_inputs(from as usize, topo),
             });
         }
         in_start.push(inlets.len() as u32);
@@ -723,6 +753,7 @@ fn plan(units: &[u32], topo: &Topology) -> Plan {
                 port_lo: ports.start as u32,
                 port_hi: ports.end as u32,
                 source: topo.unit_flow[u as usize] == FlowKind::Source,
+                affine: reads_inputs(u as usize, topo),
             }
         })
         .collect();
@@ -738,8 +769,9 @@ fn plan(units: &[u32], topo: &Topology) -> Plan {
 /// The inlet mix of a unit outside any loop, `c_u = Σ_l q_l·C_{p(l)} / x_u` (links in
 /// `links_into` order; zero without inflow), then its ports.
 #[inline(always)]
-fn solve_single<W: Width>(
+fn solve_single<W: Width, R: Width>(
     w: W,
+    nc: R,
     su: &SingleUnit,
     inlets: &[Inlet],
     flows: &Flows,
@@ -768,7 +800,7 @@ fn solve_single<W: Width>(
             *c /= x;
         }
     }
-    write_ports(w, u, su.port_lo, su.port_hi, t, quality);
+    write_ports(w, nc, u, su.port_lo, su.port_hi, su.affine, t, quality);
 }
 
 /// A recycle loop's step: [`solve_torn`] with the coefficient width `1 + k` as a constant for
@@ -777,8 +809,9 @@ fn solve_single<W: Width>(
     clippy::too_many_arguments,
     reason = "internal helper over the step state"
 )]
-fn solve_loop<W: Width>(
+fn solve_loop<W: Width, R: Width>(
     w: W,
+    nc: R,
     plan: &Plan,
     scratch: &mut LoopScratch,
     t: Transfer,
@@ -788,18 +821,20 @@ fn solve_loop<W: Width>(
     clock: &Clock,
     diag: &mut Diagnostics,
 ) {
+    let (p, s) = (plan, scratch);
     match plan.tears {
         1 => solve_torn(
-            w, Fixed::<2>, plan, scratch, t, topo, flows, quality, clock, diag,
+            w, nc, Fixed::<2>, p, s, t, topo, flows, quality, clock, diag,
         ),
         2 => solve_torn(
-            w, Fixed::<3>, plan, scratch, t, topo, flows, quality, clock, diag,
+            w, nc, Fixed::<3>, p, s, t, topo, flows, quality, clock, diag,
         ),
         k => solve_torn(
             w,
+            nc,
             Dyn(1 + k),
-            plan,
-            scratch,
+            p,
+            s,
             t,
             topo,
             flows,
@@ -810,21 +845,85 @@ fn solve_loop<W: Width>(
     }
 }
 
-/// The step's effective transfer of every port and species, `C_p = τ·c_u + λ`.
+/// The step's effective transfer of every port and species, `C_p = τ·c_u + λ`, read from two
+/// places: the declared species of an affine unit's ports ([`Rule::Inputs`]) in place from the
+/// units' inputs (`UnitInputs::tau/lambda`, which only the unit systems write), every other
+/// entry from the solver's arrays (constants, sources' `λ`, mixed volumes' rows). All four
+/// arrays are ports × species, cut to one length so one bounds check covers a row of each.
 #[derive(Clone, Copy)]
 struct Transfer<'a> {
+    tau: &'a [f64],
+    lambda: &'a [f64],
+    inputs_tau: &'a [f64],
+    inputs_lambda: &'a [f64],
+}
+
+impl<'a> Transfer<'a> {
+    /// The solver's `tau`/`lambda` and the units' inputs, cut to one length.
+    fn new(tau: &'a [f64], lambda: &'a [f64], inputs: &'a UnitInputs) -> Self {
+        let m = tau
+            .len()
+            .min(lambda.len())
+            .min(inputs.tau.len())
+            .min(inputs.lambda.len());
+        Self {
+            tau: &tau[..m],
+            lambda: &lambda[..m],
+            inputs_tau: &inputs.tau[..m],
+            inputs_lambda: &inputs.lambda[..m],
+        }
+    }
+
+    /// The `(τ, λ)` arrays the declared species of a port are read from: the units' inputs
+    /// for a port of an affine unit (`affine`), the solver's arrays otherwise.
+    #[inline(always)]
+    fn declared(self, affine: bool) -> (&'a [f64], &'a [f64]) {
+        if affine {
+            (self.inputs_tau, self.inputs_lambda)
+        } else {
+            (self.tau, self.lambda)
+        }
+    }
+
+    /// Port `p`'s transfer row of `ns` species, its declared species read as `affine` says.
+    #[inline(always)]
+    fn row(self, ns: usize, p: usize, affine: bool) -> Row<'a> {
+        let r = p * ns..(p + 1) * ns;
+        let (dt, dl) = self.declared(affine);
+        Row {
+            declared_tau: &dt[r.clone()],
+            declared_lambda: &dl[r.clone()],
+            tau: &self.tau[r.clone()],
+            lambda: &self.lambda[r],
+        }
+    }
+}
+
+/// One port's transfer: `(τ, λ)` of species `s` is `declared_*[s]` for the first `nc` species
+/// (the declared ones) and `tau/lambda[s]` for the rest (the tracers); see [`Transfer`].
+#[derive(Clone, Copy)]
+struct Row<'a> {
+    declared_tau: &'a [f64],
+    declared_lambda: &'a [f64],
     tau: &'a [f64],
     lambda: &'a [f64],
 }
 
 /// Unit `u`'s outlet concentrations from its inlet mix: `C_p = τ_p·c_u + λ_p` for each of its
-/// ports `port_lo..port_hi` and species.
+/// ports `port_lo..port_hi` and species, the declared species' `(τ, λ)` from the units'
+/// inputs when the unit is affine (`affine`).
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the two widths, the unit's record and the step state"
+)]
 #[inline(always)]
-fn write_ports<W: Width>(
+fn write_ports<W: Width, R: Width>(
     w: W,
+    nc: R,
     u: usize,
     port_lo: u32,
     port_hi: u32,
+    affine: bool,
     t: Transfer,
     quality: &mut Quality,
 ) {
@@ -833,33 +932,53 @@ fn write_ports<W: Width>(
         return;
     }
     let r = port_lo as usize * ns..port_hi as usize * ns;
+    let (dt, dl) = t.declared(affine);
     let Quality { inlet, port } = quality;
     affine_rows(
         w,
+        nc,
         &mut port[r.clone()],
-        &t.tau[r.clone()],
-        &t.lambda[r],
+        [
+            &dt[r.clone()],
+            &dl[r.clone()],
+            &t.tau[r.clone()],
+            &t.lambda[r],
+        ],
         &inlet[u * ns..(u + 1) * ns],
     );
 }
 
-/// `out_p = τ_p·c + λ_p` for each row `p` of `ns` species.
+/// `out_p = τ_p·c + λ_p` for each row `p` of `ns` species: `τ, λ` from `rows[0]`, `rows[1]`
+/// for the first `nc` species (the declared ones) and from `rows[2]`, `rows[3]` for the rest.
 ///
-/// A unit has a few ports, so the rows are walked one by one: written as three iterators
-/// stepped separately (a loop with three exits), which the compiler keeps scalar, instead of
-/// a zip, which it vectorises two rows at a time behind run-time overlap checks that cost more
-/// than they save for two to four rows.
+/// A unit has a few ports, so the rows are walked one by one by a running offset over arrays
+/// cut to the length of `out` (one bounds check per row covers all five), not by zipped
+/// chunk iterators: five of them cost more to step than the row's arithmetic, and a zip is
+/// vectorised two rows at a time behind run-time overlap checks that cost more than they save
+/// for two to four rows.
 #[inline(always)]
-fn affine_rows<W: Width>(w: W, out: &mut [f64], tau: &[f64], lambda: &[f64], c: &[f64]) {
-    let ns = w.n();
+fn affine_rows<W: Width, R: Width>(w: W, nc: R, out: &mut [f64], rows: [&[f64]; 4], c: &[f64]) {
+    let (ns, nc) = (w.n(), nc.n());
+    if ns == 0 {
+        return;
+    }
     let c = &c[..ns];
-    let mut out = out.chunks_exact_mut(ns);
-    let mut tau = tau.chunks_exact(ns);
-    let mut lambda = lambda.chunks_exact(ns);
-    while let (Some(out), Some(tau), Some(lambda)) = (out.next(), tau.next(), lambda.next()) {
+    let len = out.len();
+    let [dt, dl, tt, tl] = rows.map(|r| &r[..len]);
+    let mut b = 0;
+    while b + ns <= len {
+        let r = b..b + ns;
+        let o = &mut out[r.clone()];
+        let (dt, dl, tt, tl) = (&dt[r.clone()], &dl[r.clone()], &tt[r.clone()], &tl[r]);
         for s in 0..ns {
-            out[s] = tau[s] * c[s] + lambda[s];
+            let (tau, lambda) = if s < nc {
+                (dt[s], dl[s])
+            } else {
+                (tt[s], tl[s])
+            };
+            o[s] = tau * c[s] + lambda;
         }
+        b += ns;
     }
 }
 
@@ -868,30 +987,38 @@ fn affine_rows<W: Width>(w: W, out: &mut [f64], tau: &[f64], lambda: &[f64], c: 
 /// Adds `a[s] += (q·τ[s])·a_v[s] + q·λ[s]` and `b_m[s] += sign·(q·τ[s])·B_{v,m}[s]` for every
 /// species `s` and row `m` (`src` = `[a_v, B_v]`, `b` the `k` rows of `B`; `sign` is ±1, so
 /// `sign·x` is exact). `q·τ` is formed once per species for every row; the sum
-/// `q·(τ·a_v + λ)` it replaces is the same quantity, distributed.
+/// `q·(τ·a_v + λ)` it replaces is the same quantity, distributed. `(τ, λ)` are the upstream
+/// port's `row`, the first `nc` species (the declared ones) from its declared arrays.
 #[inline(always)]
 #[expect(
     clippy::too_many_arguments,
-    reason = "the two widths, the balance's rows and the inlet"
+    reason = "the three widths, the balance's rows and the inlet"
 )]
-fn add_through<W: Width, C: Width>(
+fn add_through<W: Width, R: Width, C: Width>(
     w: W,
+    nc: R,
     cw: C,
     a: &mut [f64],
     b: &mut [f64],
     sign: f64,
     q: f64,
-    tau: &[f64],
-    lambda: &[f64],
+    row: Row,
     src: &[f64],
 ) {
-    let (ns, k) = (w.n(), cw.n() - 1);
-    let (a, tau, lambda) = (&mut a[..ns], &tau[..ns], &lambda[..ns]);
+    let (ns, nc, k) = (w.n(), nc.n(), cw.n() - 1);
+    let a = &mut a[..ns];
     let (a_v, b_v) = src.split_at(ns);
     let (a_v, b_v, b) = (&a_v[..ns], &b_v[..k * ns], &mut b[..k * ns]);
+    let (dt, dl) = (&row.declared_tau[..ns], &row.declared_lambda[..ns]);
+    let (tt, tl) = (&row.tau[..ns], &row.lambda[..ns]);
     for s in 0..ns {
-        let qt = q * tau[s];
-        a[s] += qt * a_v[s] + q * lambda[s];
+        let (tau, lambda) = if s < nc {
+            (dt[s], dl[s])
+        } else {
+            (tt[s], tl[s])
+        };
+        let qt = q * tau;
+        a[s] += qt * a_v[s] + q * lambda;
         for m in 0..k {
             b[m * ns + s] += sign * qt * b_v[m * ns + s];
         }
@@ -912,8 +1039,9 @@ fn add_through<W: Width, C: Width>(
     clippy::too_many_arguments,
     reason = "internal helper over the step state"
 )]
-fn solve_torn<W: Width, C: Width>(
+fn solve_torn<W: Width, R: Width, C: Width>(
     w_: W,
+    nc: R,
     cw: C,
     plan: &Plan,
     scratch: &mut LoopScratch,
@@ -937,7 +1065,6 @@ fn solve_torn<W: Width, C: Width>(
         scratch.coef.resize(n * blk, 0.0);
     }
     let coef = &mut scratch.coef[..n * blk];
-    let (tau_all, lambda_all) = (t.tau, t.lambda);
     let (throughput, link) = (&flows.throughput[..], &flows.link[..]);
     // Written as the dense solve's tests were, so a non-finite throughput takes the same path.
     let active = |lu: &LoopUnit| throughput[lu.u as usize] > 0.0 && !lu.source;
@@ -973,9 +1100,9 @@ fn solve_torn<W: Width, C: Width>(
                 add_scaled(da, q, &quality.port[p * ns..(p + 1) * ns]);
             } else {
                 let jv = jv as usize;
-                let (tau, lambda) = (&tau_all[p * ns..], &lambda_all[p * ns..]);
+                let through = t.row(ns, p, inl.affine);
                 let src = &head[jv * blk..(jv + 1) * blk];
-                add_through(w_, cw, da, db, 1.0, q, tau, lambda, src);
+                add_through(w_, nc, cw, da, db, 1.0, q, through, src);
             }
         }
         for c in dst.iter_mut() {
@@ -1017,10 +1144,10 @@ fn solve_torn<W: Width, C: Width>(
                 add_scaled(r, q, &quality.port[p * ns..(p + 1) * ns]);
             } else {
                 let jv = jv as usize;
-                let (tau, lambda) = (&tau_all[p * ns..], &lambda_all[p * ns..]);
+                let through = t.row(ns, p, inl.affine);
                 let src = &coef[jv * blk..(jv + 1) * blk];
                 let row = &mut mat[j * k * ns..(j + 1) * k * ns];
-                add_through(w_, cw, r, row, -1.0, q, tau, lambda, src);
+                add_through(w_, nc, cw, r, row, -1.0, q, through, src);
             }
         }
     }
@@ -1079,6 +1206,6 @@ fn solve_torn<W: Width, C: Width>(
             }
             inlet[s] = if singular { 0.0 } else { c };
         }
-        write_ports(w_, u, lu.port_lo, lu.port_hi, t, quality);
+        write_ports(w_, nc, u, lu.port_lo, lu.port_hi, lu.affine, t, quality);
     }
 }
