@@ -29,6 +29,7 @@ mod slurm;
 mod strategies;
 mod tank_supply;
 mod target;
+mod transfer_in_place;
 mod twin;
 mod twin_salt;
 mod units_cooling_tower;

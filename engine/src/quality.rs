@@ -373,21 +373,34 @@ impl QualitySolver {
         clock: &Clock,
         diag: &mut Diagnostics,
     ) {
-        crate::with_width!(species.len(), w => {
-            self.solve_w(w, topo, species, inputs, flows, storage, quality, clock, diag)
+        let ns = species.len();
+        self.conserved = species.conserved.min(ns);
+        // The usual split, one tracer after the declared species, gets both counts as
+        // constants.
+        let one_tracer = self.conserved + 1 == ns;
+        crate::with_width!(ns, w => {
+            if one_tracer {
+                self.solve_w(w, AllButOne(w), topo, inputs, flows, storage, quality, clock, diag)
+            } else {
+                let nc = Dyn(self.conserved);
+                self.solve_w(w, nc, topo, inputs, flows, storage, quality, clock, diag)
+            }
         })
     }
 
+    /// [`Self::solve`] for `w` species, the first `nc` of them declared: the mixed-volume
+    /// coefficients, the transfers that are not read in place, the solve order (single units
+    /// and loops), and the mixed volumes' end-of-step concentrations.
     #[expect(
         clippy::too_many_arguments,
         reason = "the solve reads every part of the step state"
     )]
     #[inline(never)]
-    fn solve_w<W: Width>(
+    fn solve_w<W: Width, R: Width>(
         &mut self,
         w: W,
+        nc: R,
         topo: &Topology,
-        species: &Species,
         inputs: &UnitInputs,
         flows: &Flows,
         storage: &mut Storage,
@@ -396,7 +409,6 @@ impl QualitySolver {
         diag: &mut Diagnostics,
     ) {
         let ns = w.n();
-        self.conserved = species.conserved.min(ns);
         let nu = topo.n_units();
         let dt = clock.dt_h;
         let key = [
@@ -434,48 +446,6 @@ impl QualitySolver {
             };
             self.mixed[u] = c;
         }
-        // The usual split, one tracer after the declared species, gets both counts as
-        // constants.
-        if self.conserved + 1 == ns {
-            self.solve_species(
-                w,
-                AllButOne(w),
-                topo,
-                inputs,
-                flows,
-                storage,
-                quality,
-                clock,
-                diag,
-            );
-        } else {
-            let nc = Dyn(self.conserved);
-            self.solve_species(w, nc, topo, inputs, flows, storage, quality, clock, diag);
-        }
-    }
-
-    /// The species part of the step, once the mixed-volume coefficients are known: the
-    /// transfers that are not read in place, the solve order (single units and loops), and the
-    /// mixed volumes' end-of-step concentrations. `nc` is the number of declared species (the
-    /// first `nc` of `w`).
-    #[expect(
-        clippy::too_many_arguments,
-        reason = "the solve reads every part of the step state"
-    )]
-    #[inline(always)]
-    fn solve_species<W: Width, R: Width>(
-        &mut self,
-        w: W,
-        nc: R,
-        topo: &Topology,
-        inputs: &UnitInputs,
-        flows: &Flows,
-        storage: &mut Storage,
-        quality: &mut Quality,
-        clock: &Clock,
-        diag: &mut Diagnostics,
-    ) {
-        let ns = w.n();
         self.effective_transfer(w, nc, inputs, storage);
         let Self {
             compiled,
@@ -874,39 +844,25 @@ impl<'a> Transfer<'a> {
         }
     }
 
-    /// The `(τ, λ)` arrays the declared species of a port are read from: the units' inputs
-    /// for a port of an affine unit (`affine`), the solver's arrays otherwise.
+    /// The transfer of the port rows `r` (ports × species): `[τ, λ]` of the declared species,
+    /// read from the units' inputs for ports of an affine unit (`affine`) and from the
+    /// solver's arrays otherwise, then `[τ, λ]` of the tracers (the solver's arrays). Species
+    /// `s` of a row takes the first pair for `s < nc` (the declared species), the second for
+    /// the rest.
     #[inline(always)]
-    fn declared(self, affine: bool) -> (&'a [f64], &'a [f64]) {
-        if affine {
+    fn rows(self, r: std::ops::Range<usize>, affine: bool) -> [&'a [f64]; 4] {
+        let (dt, dl) = if affine {
             (self.inputs_tau, self.inputs_lambda)
         } else {
             (self.tau, self.lambda)
-        }
+        };
+        [
+            &dt[r.clone()],
+            &dl[r.clone()],
+            &self.tau[r.clone()],
+            &self.lambda[r],
+        ]
     }
-
-    /// Port `p`'s transfer row of `ns` species, its declared species read as `affine` says.
-    #[inline(always)]
-    fn row(self, ns: usize, p: usize, affine: bool) -> Row<'a> {
-        let r = p * ns..(p + 1) * ns;
-        let (dt, dl) = self.declared(affine);
-        Row {
-            declared_tau: &dt[r.clone()],
-            declared_lambda: &dl[r.clone()],
-            tau: &self.tau[r.clone()],
-            lambda: &self.lambda[r],
-        }
-    }
-}
-
-/// One port's transfer: `(τ, λ)` of species `s` is `declared_*[s]` for the first `nc` species
-/// (the declared ones) and `tau/lambda[s]` for the rest (the tracers); see [`Transfer`].
-#[derive(Clone, Copy)]
-struct Row<'a> {
-    declared_tau: &'a [f64],
-    declared_lambda: &'a [f64],
-    tau: &'a [f64],
-    lambda: &'a [f64],
 }
 
 /// Unit `u`'s outlet concentrations from its inlet mix: `C_p = τ_p·c_u + λ_p` for each of its
@@ -932,24 +888,18 @@ fn write_ports<W: Width, R: Width>(
         return;
     }
     let r = port_lo as usize * ns..port_hi as usize * ns;
-    let (dt, dl) = t.declared(affine);
     let Quality { inlet, port } = quality;
     affine_rows(
         w,
         nc,
         &mut port[r.clone()],
-        [
-            &dt[r.clone()],
-            &dl[r.clone()],
-            &t.tau[r.clone()],
-            &t.lambda[r],
-        ],
+        t.rows(r, affine),
         &inlet[u * ns..(u + 1) * ns],
     );
 }
 
-/// `out_p = τ_p·c + λ_p` for each row `p` of `ns` species: `τ, λ` from `rows[0]`, `rows[1]`
-/// for the first `nc` species (the declared ones) and from `rows[2]`, `rows[3]` for the rest.
+/// `out_p = τ_p·c + λ_p` for each row `p` of `ns` species, `τ, λ` from `rows` as
+/// [`Transfer::rows`] gives them.
 ///
 /// A unit has a few ports, so the rows are walked one by one by a running offset over arrays
 /// cut to the length of `out` (one bounds check per row covers all five), not by zipped
@@ -988,7 +938,7 @@ fn affine_rows<W: Width, R: Width>(w: W, nc: R, out: &mut [f64], rows: [&[f64]; 
 /// species `s` and row `m` (`src` = `[a_v, B_v]`, `b` the `k` rows of `B`; `sign` is ±1, so
 /// `sign·x` is exact). `q·τ` is formed once per species for every row; the sum
 /// `q·(τ·a_v + λ)` it replaces is the same quantity, distributed. `(τ, λ)` are the upstream
-/// port's `row`, the first `nc` species (the declared ones) from its declared arrays.
+/// port's `row` ([`Transfer::rows`]).
 #[inline(always)]
 #[expect(
     clippy::too_many_arguments,
@@ -1002,15 +952,14 @@ fn add_through<W: Width, R: Width, C: Width>(
     b: &mut [f64],
     sign: f64,
     q: f64,
-    row: Row,
+    row: [&[f64]; 4],
     src: &[f64],
 ) {
     let (ns, nc, k) = (w.n(), nc.n(), cw.n() - 1);
     let a = &mut a[..ns];
     let (a_v, b_v) = src.split_at(ns);
     let (a_v, b_v, b) = (&a_v[..ns], &b_v[..k * ns], &mut b[..k * ns]);
-    let (dt, dl) = (&row.declared_tau[..ns], &row.declared_lambda[..ns]);
-    let (tt, tl) = (&row.tau[..ns], &row.lambda[..ns]);
+    let [dt, dl, tt, tl] = row.map(|r| &r[..ns]);
     for s in 0..ns {
         let (tau, lambda) = if s < nc {
             (dt[s], dl[s])
@@ -1100,7 +1049,7 @@ fn solve_torn<W: Width, R: Width, C: Width>(
                 add_scaled(da, q, &quality.port[p * ns..(p + 1) * ns]);
             } else {
                 let jv = jv as usize;
-                let through = t.row(ns, p, inl.affine);
+                let through = t.rows(p * ns..(p + 1) * ns, inl.affine);
                 let src = &head[jv * blk..(jv + 1) * blk];
                 add_through(w_, nc, cw, da, db, 1.0, q, through, src);
             }
@@ -1144,7 +1093,7 @@ fn solve_torn<W: Width, R: Width, C: Width>(
                 add_scaled(r, q, &quality.port[p * ns..(p + 1) * ns]);
             } else {
                 let jv = jv as usize;
-                let through = t.row(ns, p, inl.affine);
+                let through = t.rows(p * ns..(p + 1) * ns, inl.affine);
                 let src = &coef[jv * blk..(jv + 1) * blk];
                 let row = &mut mat[j * k * ns..(j + 1) * k * ns];
                 add_through(w_, nc, cw, r, row, -1.0, q, through, src);
