@@ -66,8 +66,8 @@ use crate::ledger::{
 use crate::network::Topology;
 use crate::network::{FlowKind, PortRole, QualityKind};
 use crate::record::{
-    FlowSums, LinkTotals, StepPrices, Summary, SumsMut, UnitOutputs, UnitScratch, UnitTotals,
-    account_port, account_units, book_link_totals,
+    FlowSums, StepPrices, Summary, SumsMut, UnitOutputs, UnitTotals, account_port, account_units,
+    running_max,
 };
 use crate::state::{Clock, Energy, Factors, Flows, Quality, Species, Storage, UnitInputs};
 use crate::width::Width;
@@ -106,9 +106,6 @@ pub struct StepBooks<'a> {
     pub ledger: &'a mut Ledger,
     /// The always-on flow sums.
     pub sums: &'a mut FlowSums,
-    /// Scratch: per unit, the step's `Σ q·u` over incoming links. All zero between calls (the
-    /// pass clears each entry after reading it); sized on first use.
-    pub reuse: &'a mut Vec<f64>,
     /// Closure violations go here.
     pub diag: &'a mut Diagnostics,
     /// The pass's index lists (built on first use, kept between steps).
@@ -140,12 +137,8 @@ fn fused<W: Width>(w: W, view: &StepView, books: &mut StepBooks) {
     let used = species.used_tracer();
     let mut t = books.ledger.begin_step(nu, nc + 1);
     books.sums.prepare(nl, nu, nc);
-    if books.reuse.len() != nu {
-        books.reuse.clear();
-        books.reuse.resize(nu, 0.0);
-    }
+    books.summary.columns.prepare(nu, nl);
     // Every array is sliced once here, so the loops keep their addresses in registers.
-    let reuse = &mut books.reuse[..nu];
     let mut sums = books.sums.slices();
     let mut terms = t.flow_terms();
     let by_exit = &mut books.ledger.species_by_exit[..nc];
@@ -167,7 +160,10 @@ fn fused<W: Width>(w: W, view: &StepView, books: &mut StepBooks) {
     // decides, and the leak shares run as a second pass over the links only when one leaks.
     let any_leak = any(link_leak, |x| x != 0.0);
     let park_electricity = {
-        let totals = &mut summary.links[..nl];
+        let totals = LinkRunSums {
+            flow: &mut summary.columns.link_flow[..nl],
+            max: &mut summary.columns.link_max[..nl],
+        };
         let pumping = &mut books.energy.pumping_kwh[..nl];
         // With one tracer after the declared species (every park built by `parks`), the
         // port stride and the tracer's place are constants of the instantiation.
@@ -182,14 +178,13 @@ fn fused<W: Width>(w: W, view: &StepView, books: &mut StepBooks) {
                 pumping,
                 totals,
                 sent,
-                reuse,
                 active,
                 &mut sums,
                 &mut terms,
             )
         } else {
             link_pass(
-                w, ns, used, dt, &links, qport, pumping, totals, sent, reuse, active, &mut sums,
+                w, ns, used, dt, &links, qport, pumping, totals, sent, active, &mut sums,
                 &mut terms,
             )
         }
@@ -235,13 +230,8 @@ fn fused<W: Width>(w: W, view: &StepView, books: &mut StepBooks) {
     }
     books.sums.steps += 1;
 
-    // Each unit's pumping and repeated use of the step are booked with its own terms (and the
-    // scratch entries cleared for the next step).
-    let scratch = UnitScratch {
-        sent_kwh: &mut cache.sent_kwh,
-        reused: reuse,
-        uses_water: &topo.unit_uses_water,
-    };
+    // Each unit's pumping of the step is booked with its own terms (and the scratch entries
+    // cleared for the next step).
     account_units(
         topo,
         flows,
@@ -252,7 +242,7 @@ fn fused<W: Width>(w: W, view: &StepView, books: &mut StepBooks) {
         dt,
         park_electricity,
         summary,
-        Some(scratch),
+        Some(&mut cache.sent_kwh),
     );
     let ledger = &mut *books.ledger;
     let (sources, mixed) = (&cache.sources[..], &cache.mixed[..]);
@@ -346,6 +336,13 @@ struct LinkRow {
     port: u32,
 }
 
+/// The link columns of the summary's run sums the link pass adds to (`RunColumns`): per link
+/// `Σ q` and the largest `q`, m³/h.
+struct LinkRunSums<'a> {
+    flow: &'a mut [f64],
+    max: &'a mut [f64],
+}
+
 /// The per-link arrays a link pass reads, each sliced to the link count.
 struct LinkArrays<'a> {
     q: &'a [f64],
@@ -389,9 +386,8 @@ fn link_pass<W: Width>(
     links: &LinkArrays,
     qport: &[f64],
     pumping: &mut [f64],
-    totals: &mut [LinkTotals],
+    totals: LinkRunSums,
     sent: &mut [f64],
-    reuse: &mut [f64],
     active: &mut [u32],
     sums: &mut SumsMut,
     terms: &mut FlowTerms,
@@ -400,7 +396,8 @@ fn link_pass<W: Width>(
     let nc = w.n();
     let (link_q, link_leak) = (&links.q[..nl], &links.leak[..nl]);
     let rows = &links.rows[..nl];
-    let (pumping, totals) = (&mut pumping[..nl], &mut totals[..nl]);
+    let pumping = &mut pumping[..nl];
+    let (flow_sum, flow_max) = (&mut totals.flow[..nl], &mut totals.max[..nl]);
     let link_used = &mut sums.link_used[..nl];
     let link_species = &mut sums.link_species[..nl * nc];
     // Every link's pumping (written for every link: it is the step's value, zero or not), and
@@ -426,14 +423,15 @@ fn link_pass<W: Width>(
         let p = row.port as usize;
         let c = &qport[p * ns..p * ns + ns];
         let e = pumping[l];
-        book_link_totals(&mut totals[l], q, dt, e);
+        // The link's run totals: volume, pumping and repeated use are derived from `Σ q`,
+        // the flow sums' `Σ leak` and `Σ q·u` by `Summary::sync`.
+        flow_sum[l] += q;
+        flow_max[l] = running_max(flow_max[l], q);
         // Pumping is charged to the unit that sends the water.
         sent[v] += e;
         park_electricity += e;
         if let Some(t) = used {
-            let qu = q * c[t];
-            reuse[u] += qu;
-            link_used[l] += qu;
+            link_used[l] += q * c[t];
         }
         // The flow sums' `Σ q·c` (as `SumsMut::link_flow`, on the slice held for the loop).
         add_scaled(&mut link_species[l * nc..(l + 1) * nc], q, c);
