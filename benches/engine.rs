@@ -60,8 +60,9 @@ fn ecs_vs_kernel(c: &mut Criterion) {
             || build(valid.clone(), BuildOptions::default()).expect("builds"),
             |mut built| {
                 for _ in 0..STEPS {
-                    built.sim.step();
+                    built.sim.advance();
                 }
+                built.sim.finish();
                 built
             },
             BatchSize::LargeInput,

@@ -27,6 +27,7 @@ mod readme;
 mod scenarios;
 mod slurm;
 mod strategies;
+mod summary_sync;
 mod tank_supply;
 mod target;
 mod transfer_in_place;

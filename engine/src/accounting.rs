@@ -8,9 +8,12 @@
 //! visited once (in link order, [`link_pass`]) and handed to each consumer's share:
 //!
 //! - pumping `e = (q + leak)·Δt·k`, `k = ρ·g·H/(η·3.6e6)` precomputed per link
-//!   ([`Topology::link_pump_kwh_per_m3`]), on the link and summed per sending unit;
-//! - repeated use `Σ q·u` (`u` the 'already used' tracer), summed per receiving unit;
-//! - the flow sums `Σ q·u`, `Σ q·c` ([`FlowSums`]);
+//!   ([`Topology::link_pump_kwh_per_m3`]), the step's value on the link and summed per sending
+//!   unit;
+//! - the link's run sums `Σ q` and largest `q` (the summary's `RunColumns`; its volume and
+//!   pumping totals are derived from them by [`Summary::sync`]);
+//! - the flow sums `Σ q·u` (`u` the 'already used' tracer; a unit's repeated use is derived from
+//!   its incoming links' sums by [`Summary::sync`]), `Σ q·c` ([`FlowSums`]);
 //! - the ledger's `q·Δt` (× `c`) into the receiver and out of the sender ([`book_link_flow`]);
 //!
 //! then, only in a step where some link leaks (one branch-free scan decides), a second pass
@@ -18,9 +21,9 @@
 //! ledger's `leak·Δt` (× `c`) removed from the sender ([`book_link_leak`]). Then the ports (in
 //! port order, [`port_pass`]: exits and spill in m³, g/h and g): all of them when a link leaks
 //! or a port spills, else only the exit ports, the only ones that book anything then. Then the
-//! units ([`account_units`]: each unit's pumping and repeated use of the step with its own
-//! terms; the ledger's unit terms from the sources and mixed volumes listed
-//! once per topology, [`book_units_listed`]; the judge, [`judge_step`]). The unit pass books
+//! units ([`account_units`]: each unit's pumping of the step with its own terms, into the
+//! summary's per-unit columns, `RunColumns`; the ledger's unit terms from the sources and
+//! mixed volumes listed once per topology, [`book_units_listed`]; the judge, [`judge_step`]). The unit pass books
 //! heat, on-site generation and steam in loops of their own and skips each in a step where
 //! its values are all zero (most parks have no heat user, generator or steam system).
 //!
@@ -29,7 +32,16 @@
 //! (one tracer after the declared species); the index lists (exit ports, sources, mixed
 //! volumes) live in an [`AccountCache`], rebuilt when the topology's sizes change.
 //!
-//! **The same quantities as the separate passes, bit for bit except pumping.** Pumping is
+//! **Run totals kept column-wise.** The pass does not write the units' and links' totals
+//! ([`Summary::units`], [`Summary::links`]) or the park's carbon and cost of chemicals, other,
+//! water and capital each step: it adds to `RunColumns` (one array per quantity), and
+//! [`Summary::sync`] writes those fields from the run sums (`Δt·Σ q`, `(Σ q + Σ leak)·Δt·k`,
+//! `Δt·Σ_{l into u} Σ q·u`, `Σ_u` of a column): the separate passes' sums reassociated, so
+//! these totals may differ from them in the last bits. [`crate::sim::Simulation::step`] and
+//! `finish` sync; `advance` does not.
+//!
+//! **The same quantities as the separate passes; bit for bit except pumping and the totals
+//! kept column-wise.** Pumping is
 //! `e = (q + leak)·Δt·k` with the link's constant factors multiplied once (the separate passes
 //! compute `(q + leak)·Δt·ρ·g·H/η/3.6e6`), and a unit's electricity, its carbon and its cost
 //! receive `Σ_l e_l + E` and `(Σ_l e_l + E)·f` once (the separate passes add each link's `e_l`,
@@ -46,11 +58,8 @@
 //! every leak is ±0, and without leaks or spills a port that is not an exit books `x + 0·Δt`
 //! or nothing; adding ±0 leaves a total unchanged unless the total is −0, and none of these
 //! totals can be −0 (each starts at +0, and a sum of finite terms is −0 only if all are −0).
-//! Repeated use was summed per unit over [`Topology::links_into`], which is in ascending link
-//! order (`network.rs` sorts it), so a per-unit sum in link order, starting from zero like the
-//! old one, adds the same terms in the same order; the ledger multiplies `q·Δt` then by `c`,
-//! the flow sums `q·c`, and both are kept. `tests/accounting.rs` replays a run through the
-//! separate passes and compares the totals.
+//! The ledger multiplies `q·Δt` then by `c`, the flow sums `q·c`, and both are kept.
+//! `tests/accounting.rs` replays a run through the separate passes and compares the totals.
 //!
 //! **Flow sums move from the Record phase to the Account phase.** The unit systems of the
 //! Account phase (which run before this pass) book energy, chemicals, money and products only;
@@ -66,8 +75,8 @@ use crate::ledger::{
 use crate::network::Topology;
 use crate::network::{FlowKind, PortRole, QualityKind};
 use crate::record::{
-    FlowSums, LinkTotals, StepPrices, Summary, SumsMut, UnitOutputs, UnitScratch, UnitTotals,
-    account_port, account_units, book_link_totals,
+    FlowSums, StepPrices, Summary, SumsMut, UnitOutputs, UnitTotals, account_port, account_units,
+    running_max,
 };
 use crate::state::{Clock, Energy, Factors, Flows, Quality, Species, Storage, UnitInputs};
 use crate::width::Width;
@@ -106,9 +115,6 @@ pub struct StepBooks<'a> {
     pub ledger: &'a mut Ledger,
     /// The always-on flow sums.
     pub sums: &'a mut FlowSums,
-    /// Scratch: per unit, the step's `Σ q·u` over incoming links. All zero between calls (the
-    /// pass clears each entry after reading it); sized on first use.
-    pub reuse: &'a mut Vec<f64>,
     /// Closure violations go here.
     pub diag: &'a mut Diagnostics,
     /// The pass's index lists (built on first use, kept between steps).
@@ -140,12 +146,8 @@ fn fused<W: Width>(w: W, view: &StepView, books: &mut StepBooks) {
     let used = species.used_tracer();
     let mut t = books.ledger.begin_step(nu, nc + 1);
     books.sums.prepare(nl, nu, nc);
-    if books.reuse.len() != nu {
-        books.reuse.clear();
-        books.reuse.resize(nu, 0.0);
-    }
+    books.summary.columns.prepare(nu, nl);
     // Every array is sliced once here, so the loops keep their addresses in registers.
-    let reuse = &mut books.reuse[..nu];
     let mut sums = books.sums.slices();
     let mut terms = t.flow_terms();
     let by_exit = &mut books.ledger.species_by_exit[..nc];
@@ -167,7 +169,10 @@ fn fused<W: Width>(w: W, view: &StepView, books: &mut StepBooks) {
     // decides, and the leak shares run as a second pass over the links only when one leaks.
     let any_leak = any(link_leak, |x| x != 0.0);
     let park_electricity = {
-        let totals = &mut summary.links[..nl];
+        let totals = LinkRunSums {
+            flow: &mut summary.columns.link_flow[..nl],
+            max: &mut summary.columns.link_max[..nl],
+        };
         let pumping = &mut books.energy.pumping_kwh[..nl];
         // With one tracer after the declared species (every park built by `parks`), the
         // port stride and the tracer's place are constants of the instantiation.
@@ -177,19 +182,19 @@ fn fused<W: Width>(w: W, view: &StepView, books: &mut StepBooks) {
                 nc + 1,
                 Some(nc),
                 dt,
+                any_leak,
                 &links,
                 qport,
                 pumping,
                 totals,
                 sent,
-                reuse,
                 active,
                 &mut sums,
                 &mut terms,
             )
         } else {
             link_pass(
-                w, ns, used, dt, &links, qport, pumping, totals, sent, reuse, active, &mut sums,
+                w, ns, used, dt, any_leak, &links, qport, pumping, totals, sent, active, &mut sums,
                 &mut terms,
             )
         }
@@ -235,13 +240,8 @@ fn fused<W: Width>(w: W, view: &StepView, books: &mut StepBooks) {
     }
     books.sums.steps += 1;
 
-    // Each unit's pumping and repeated use of the step are booked with its own terms (and the
-    // scratch entries cleared for the next step).
-    let scratch = UnitScratch {
-        sent_kwh: &mut cache.sent_kwh,
-        reused: reuse,
-        uses_water: &topo.unit_uses_water,
-    };
+    // Each unit's pumping of the step is booked with its own terms (and the scratch entries
+    // cleared for the next step).
     account_units(
         topo,
         flows,
@@ -252,7 +252,7 @@ fn fused<W: Width>(w: W, view: &StepView, books: &mut StepBooks) {
         dt,
         park_electricity,
         summary,
-        Some(scratch),
+        Some(&mut cache.sent_kwh),
     );
     let ledger = &mut *books.ledger;
     let (sources, mixed) = (&cache.sources[..], &cache.mixed[..]);
@@ -346,6 +346,13 @@ struct LinkRow {
     port: u32,
 }
 
+/// The link columns of the summary's run sums the link pass adds to (`RunColumns`): per link
+/// `Σ q` and the largest `q`, m³/h.
+struct LinkRunSums<'a> {
+    flow: &'a mut [f64],
+    max: &'a mut [f64],
+}
+
 /// The per-link arrays a link pass reads, each sliced to the link count.
 struct LinkArrays<'a> {
     q: &'a [f64],
@@ -361,9 +368,11 @@ struct LinkArrays<'a> {
 /// with its constant factors multiplied once per topology, two multiplications instead of four
 /// and two divisions; the same quantity, the last bits may differ) on the link, summed per
 /// sending unit in `sent` (booked with the unit's own electricity by [`account_units`]: one
-/// add per link instead of three on the unit's totals) and over the park (returned); repeated
-/// use `q·u` (`u` the 'already used' tracer at `c[t]`, `t = used`) per receiving unit and per
-/// link, the flow sums `Σ q·c`, and the ledger's `q·Δt` (× `c`) into the receiver and out of
+/// add per link instead of three on the unit's totals) and over the park (returned); the
+/// link's run sums `Σ q` and largest `q` (`totals`: its volume and pumping totals are derived
+/// from them and the flow sums' `Σ leak` by [`Summary::sync`]); the flow sums' used water
+/// `Σ q·u` (`u` the 'already used' tracer at `c[t]`, `t = used`; a unit's repeated use is
+/// derived from them by [`Summary::sync`]) and `Σ q·c`, and the ledger's `q·Δt` (× `c`) into the receiver and out of
 /// the sender ([`book_link_flow`]). `ns` is the port stride of `qport` (all species); called
 /// with constants for the usual layout so that slicing a port's concentrations needs no
 /// run-time length.
@@ -375,7 +384,8 @@ struct LinkArrays<'a> {
 /// each starts at +0, and the running maximum keeps `m ≥ +0` against `q = ±0`), and the ledger
 /// skips it itself ([`book_link_flow`]). The moving links are listed in `active` (scratch of
 /// the link count) in ascending order, so every total receives the same terms in the same order
-/// as a pass over all links. A NaN flow counts as moving and is booked.
+/// as a pass over all links. A NaN flow counts as moving and is booked. In a step without
+/// leaks the list is made from the flows alone (every leak is ±0 then).
 #[expect(
     clippy::too_many_arguments,
     reason = "each array is an argument so the compiler knows they do not overlap"
@@ -386,12 +396,12 @@ fn link_pass<W: Width>(
     ns: usize,
     used: Option<usize>,
     dt: f64,
+    any_leak: bool,
     links: &LinkArrays,
     qport: &[f64],
     pumping: &mut [f64],
-    totals: &mut [LinkTotals],
+    totals: LinkRunSums,
     sent: &mut [f64],
-    reuse: &mut [f64],
     active: &mut [u32],
     sums: &mut SumsMut,
     terms: &mut FlowTerms,
@@ -400,7 +410,8 @@ fn link_pass<W: Width>(
     let nc = w.n();
     let (link_q, link_leak) = (&links.q[..nl], &links.leak[..nl]);
     let rows = &links.rows[..nl];
-    let (pumping, totals) = (&mut pumping[..nl], &mut totals[..nl]);
+    let pumping = &mut pumping[..nl];
+    let (flow_sum, flow_max) = (&mut totals.flow[..nl], &mut totals.max[..nl]);
     let link_used = &mut sums.link_used[..nl];
     let link_species = &mut sums.link_species[..nl * nc];
     // Every link's pumping (written for every link: it is the step's value, zero or not), and
@@ -411,13 +422,12 @@ fn link_pass<W: Width>(
         // The pump lifts what it sends, leaks included.
         pumping[l] = (link_q[l] + link_leak[l]) * dt * k[l];
     }
-    let mut n = 0;
-    for l in 0..nl {
-        // Moving: `q` or `leak` is not ±0 (a NaN moves); the sign bit is shifted out.
-        let bits = (link_q[l].to_bits() | link_leak[l].to_bits()) << 1;
-        active[n] = l as u32;
-        n += usize::from(bits != 0);
-    }
+    let n = if any_leak {
+        list_moving(active, |l| link_q[l].to_bits() | link_leak[l].to_bits())
+    } else {
+        // In a step without leaks (most steps) every leak is ±0: `q` alone decides.
+        list_moving(active, |l| link_q[l].to_bits())
+    };
     let mut park_electricity = 0.0;
     for &l in &active[..n] {
         let l = l as usize;
@@ -426,20 +436,35 @@ fn link_pass<W: Width>(
         let p = row.port as usize;
         let c = &qport[p * ns..p * ns + ns];
         let e = pumping[l];
-        book_link_totals(&mut totals[l], q, dt, e);
+        // The link's run totals: volume, pumping and repeated use are derived from `Σ q`,
+        // the flow sums' `Σ leak` and `Σ q·u` by `Summary::sync`.
+        flow_sum[l] += q;
+        flow_max[l] = running_max(flow_max[l], q);
         // Pumping is charged to the unit that sends the water.
         sent[v] += e;
         park_electricity += e;
         if let Some(t) = used {
-            let qu = q * c[t];
-            reuse[u] += qu;
-            link_used[l] += qu;
+            link_used[l] += q * c[t];
         }
         // The flow sums' `Σ q·c` (as `SumsMut::link_flow`, on the slice held for the loop).
         add_scaled(&mut link_species[l * nc..(l + 1) * nc], q, c);
         book_link_flow(w, terms, q, leak, dt, v, u, c);
     }
     park_electricity
+}
+
+/// Lists the links that move water in `active` (ascending; its length is the link count) and
+/// returns how many: link `l` moves when `bits(l)` (the bits of its flow, or of flow and leak
+/// or-ed) is not those of ±0 (a NaN moves). Branch-free: every link's index is written and
+/// the count advances by whether it moves; the sign bit is shifted out.
+#[inline(always)]
+fn list_moving(active: &mut [u32], bits: impl Fn(usize) -> u64) -> usize {
+    let mut n = 0;
+    for l in 0..active.len() {
+        active[n] = l as u32;
+        n += usize::from(bits(l) << 1 != 0);
+    }
+    n
 }
 
 /// The per-port arrays a port pass reads, each sliced to the port count.

@@ -172,6 +172,10 @@ pub struct Summary {
     pub storage_start_m3: f64,
     /// Stored volume at the end, m³.
     pub storage_end_m3: f64,
+    /// The fused pass's run sums, kept column-wise while stepping and written into `units`,
+    /// `links` and the park's carbon and cost by [`Summary::sync`] (see [`RunColumns`]).
+    #[serde(skip)]
+    pub(crate) columns: RunColumns,
 }
 
 impl Summary {
@@ -187,7 +191,127 @@ impl Summary {
             pumping_kwh: 0.0,
             storage_start_m3: 0.0,
             storage_end_m3: 0.0,
+            columns: RunColumns::default(),
         }
+    }
+
+    /// Brings the totals the fused pass keeps column-wise ([`RunColumns`]) into `units`,
+    /// `links` and the park's carbon and cost, from the run sums so far: `units[u]`'s
+    /// throughput `Δt·Σ_t q`, electricity `Σ_t (P + E)` with its carbon `Σ_t (P + E)·g_t` and
+    /// cost `Σ_t (P + E)·p_t`, chemicals, their carbon and cost, other carbon, water and
+    /// capital cost, product and recirculation (each `Σ_t x`), and repeated use
+    /// `Δt·Σ_{l into u} Σ_t q_l·u_l` (the flow sums' `link_used` of the unit's incoming links,
+    /// for a water-using unit); `links[l]`'s volume `Δt·Σ_t q`, largest flow and pumping
+    /// `(Σ_t q + Σ_t leak)·Δt·k_l` (`k_l` the link's [`Topology::link_pump_kwh_per_m3`], which
+    /// nothing changes during a run); the park's carbon of chemicals and other, and cost of
+    /// chemicals, water and capital, as `Σ_u` of the units' columns.
+    ///
+    /// These are the separate passes' per-step sums reassociated (`Σ_t q·Δt = Δt·Σ_t q` with a
+    /// constant `Δt`; `Σ_t Σ_l x = Σ_l Σ_t x`; `Σ_t Σ_u x = Σ_u Σ_t x`): the same quantities,
+    /// last bits may differ. Every field is written from the run sums (not added to), so the
+    /// result does not depend on how often `sync` runs: a run synced after every step and one
+    /// synced once at the end hold the same bits. Does nothing before the fused pass has booked
+    /// a step (the separate passes book into `units` and `links` directly).
+    /// [`crate::sim::Simulation::step`] and [`crate::sim::Simulation::finish`] call it.
+    pub fn sync(&mut self, topo: &Topology, sums: &FlowSums, dt: f64) {
+        let c = &self.columns;
+        if !c.booked {
+            return;
+        }
+        let (nu, nl) = (topo.n_units(), topo.n_links());
+        let link_used = (sums.link_used.len() == nl).then_some(&sums.link_used[..]);
+        for (u, t) in self.units[..nu].iter_mut().enumerate() {
+            t.throughput_m3 = c.throughput[u] * dt;
+            t.electricity_kwh = c.electricity[u];
+            t.carbon.electricity = c.carbon_electricity[u];
+            t.cost.electricity = c.cost_electricity[u];
+            t.chemicals_kg = c.chemicals_kg[u];
+            t.carbon.chemicals = c.carbon_chemicals[u];
+            t.carbon.other = c.carbon_other[u];
+            t.cost.chemicals = c.cost_chemicals[u];
+            t.cost.water = c.cost_water[u];
+            t.cost.capital = c.cost_capital[u];
+            t.product = c.product[u];
+            t.recirculated_m3 = c.recirculated[u];
+            if let Some(used) = link_used
+                && topo.unit_uses_water[u]
+            {
+                let r: f64 = topo.links_into(u).iter().map(|&l| used[l as usize]).sum();
+                t.reused_m3 = r * dt;
+            }
+        }
+        let sum = |v: &[f64]| v.iter().sum::<f64>();
+        self.carbon.chemicals = sum(&c.carbon_chemicals);
+        self.carbon.other = sum(&c.carbon_other);
+        self.cost.chemicals = sum(&c.cost_chemicals);
+        self.cost.water = sum(&c.cost_water);
+        self.cost.capital = sum(&c.cost_capital);
+        let leak = &sums.link_leak;
+        let k = &topo.link_pump_kwh_per_m3;
+        for (l, t) in self.links[..nl].iter_mut().enumerate() {
+            t.volume_m3 = c.link_flow[l] * dt;
+            t.max_flow_m3_per_h = c.link_max[l];
+            // The pump lifts what it sends, leaks included.
+            t.pumping_kwh = (c.link_flow[l] + leak.get(l).copied().unwrap_or(0.0)) * dt * k[l];
+        }
+    }
+}
+
+/// The fused pass's run sums, one array per quantity (struct of arrays): per unit the sums
+/// over steps of its throughput (m³/h), electricity `P + E` (kWh: the step's pumping of the
+/// links it sends by plus its equipment), that electricity's carbon and cost at the step's
+/// grid factor and price, its chemicals (kg), their carbon and cost, other carbon, water and
+/// capital cost, product and recirculation; per link the sum of its flow (m³/h) and its
+/// largest flow. Each step adds one vectorised loop per unit column (instead of one update of
+/// the unit's 25-field [`UnitTotals`]); a link's pumping total and a unit's repeated use are
+/// derived from per-link sums kept anyway. [`Summary::sync`] writes them into the summary.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct RunColumns {
+    /// Whether the fused pass has booked a step into the columns.
+    booked: bool,
+    throughput: Vec<f64>,
+    electricity: Vec<f64>,
+    carbon_electricity: Vec<f64>,
+    cost_electricity: Vec<f64>,
+    chemicals_kg: Vec<f64>,
+    carbon_chemicals: Vec<f64>,
+    carbon_other: Vec<f64>,
+    cost_chemicals: Vec<f64>,
+    cost_water: Vec<f64>,
+    cost_capital: Vec<f64>,
+    product: Vec<f64>,
+    recirculated: Vec<f64>,
+    /// Per link: `Σ_t q`, m³/h.
+    pub(crate) link_flow: Vec<f64>,
+    /// Per link: the largest flow so far, m³/h (starts at +0, see [`running_max`]).
+    pub(crate) link_max: Vec<f64>,
+}
+
+impl RunColumns {
+    /// Sizes the columns for `nu` units and `nl` links (zeros) unless they are sized already,
+    /// and marks them booked.
+    pub(crate) fn prepare(&mut self, nu: usize, nl: usize) {
+        if self.booked && self.throughput.len() == nu && self.link_flow.len() == nl {
+            return;
+        }
+        let units = || vec![0.0; nu];
+        *self = Self {
+            booked: true,
+            throughput: units(),
+            electricity: units(),
+            carbon_electricity: units(),
+            cost_electricity: units(),
+            chemicals_kg: units(),
+            carbon_chemicals: units(),
+            carbon_other: units(),
+            cost_chemicals: units(),
+            cost_water: units(),
+            cost_capital: units(),
+            product: units(),
+            recirculated: units(),
+            link_flow: vec![0.0; nl],
+            link_max: vec![0.0; nl],
+        };
     }
 }
 
@@ -258,17 +382,6 @@ pub fn account_step(
     );
 }
 
-/// The fused pass's per-unit sums of a step, handed to [`account_units`]: each entry is read
-/// and reset to zero there, so they are all zero between steps.
-pub(crate) struct UnitScratch<'a> {
-    /// Per unit: the step's pumping `Σ e` over the links it sends by, kWh.
-    pub(crate) sent_kwh: &'a mut [f64],
-    /// Per unit: the step's `Σ q·u` over incoming links (used water received), m³/h.
-    pub(crate) reused: &'a mut [f64],
-    /// Per unit: whether it uses water (only those book repeated use).
-    pub(crate) uses_water: &'a [bool],
-}
-
 /// The step's electricity price and grid factor, after the park's event modifiers.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct StepPrices {
@@ -334,7 +447,7 @@ pub(crate) fn book_link_totals(t: &mut LinkTotals, q: f64, dt: f64, e: f64) {
 /// differ in nothing (a NaN `q` is ignored by both). Callgrind, 720 steps of the 499-unit park:
 /// `sim::account` 280.4 M with `f64::max`, 274.8 M with this.
 #[inline(always)]
-fn running_max(m: f64, q: f64) -> f64 {
+pub(crate) fn running_max(m: f64, q: f64) -> f64 {
     if q > m { q } else { m }
 }
 
@@ -374,15 +487,20 @@ pub(crate) fn account_port(
 /// products; then the park's grid import `max(0, pumping + equipment − generation)` with its
 /// carbon and cost. `park_electricity` is the step's pumping, summed in link order.
 ///
-/// With `fused` (the fused pass's [`UnitScratch`]), each unit's pumping of the step (summed by
-/// the link pass instead of booked per link) joins its equipment electricity, and its
-/// repeated use is booked; the separate passes ([`account_step`], [`book_reuse`]) give `None`.
+/// With `sent_kwh` (the fused pass: per unit the step's pumping `Σ_l e_l` over the links it
+/// sends by, read and reset to zero here), the unit's electricity is `Σ_l e_l + E`, booked
+/// once with its carbon and cost `(Σ_l e_l + E)·f` (`Σ_l e_l·f + E·f` reassociated), and the
+/// per-unit sums go into the summary's [`RunColumns`], one loop per column (each vectorises
+/// over the units), the park's sums of those columns being derived by [`Summary::sync`];
+/// repeated use is derived there too. The separate passes ([`account_step`], [`book_reuse`])
+/// give `None` and book into each unit's [`UnitTotals`] as before.
 ///
 /// Unmet demand, heat, on-site generation and steam are booked in loops of their own (each
-/// total still receives its units in unit order). With `fused`, a loop whose values are all zero this
-/// step is skipped: it would add only zeros (`h·f` is ±0 too when every factor and price that
-/// applies is finite, which is checked), and adding ±0 leaves a total unchanged unless the total
-/// is −0, which none is (each starts at +0, and a sum is −0 only if all its terms are).
+/// total still receives its units in unit order), straight into [`UnitTotals`]. With the
+/// fused pass, a loop whose values are all zero this step is skipped: it would add only
+/// zeros (`h·f` is ±0 too when every factor and price that applies is finite, which is
+/// checked), and adding ±0 leaves a total unchanged unless the total is −0, which none is
+/// (each starts at +0, and a sum is −0 only if all its terms are).
 #[expect(
     clippy::too_many_arguments,
     reason = "accounting reads every part of the step state"
@@ -397,13 +515,11 @@ pub(crate) fn account_units(
     dt: f64,
     mut park_electricity: f64,
     summary: &mut Summary,
-    fused: Option<UnitScratch>,
+    sent_kwh: Option<&mut [f64]>,
 ) {
-    let fused_pass = fused.is_some();
+    let fused_pass = sent_kwh.is_some();
     let (grid, price) = (prices.grid, prices.price);
-    // The park's sums are held in locals through the loop (the same additions in the same
-    // order) and the per-unit arrays sliced to the unit count, so the loop neither reloads the
-    // sums after each store nor checks bounds.
+    // The per-unit arrays are sliced to the unit count, so the loops do not check bounds.
     let nu = topo.n_units();
     let (throughput, unmet) = (&flows.throughput[..nu], &flows.unmet[..nu]);
     let (electricity, heat) = (&energy.electricity_kwh[..nu], &energy.heat_kwh[..nu]);
@@ -417,55 +533,71 @@ pub(crate) fn account_units(
     let capital_cost = &energy.capital_cost[..nu];
     let (product, recirculated) = (&outputs.product[..nu], &outputs.recirculated_m3[..nu]);
     let (steam, condensate) = (&outputs.steam_t[..nu], &outputs.condensate_returned_t[..nu]);
-    let mut carbon = summary.carbon;
-    let mut cost = summary.cost;
-    let units = &mut summary.units[..nu];
-    // The fused pass hands over each unit's pumping `Σ e` and repeated use `Σ q·u` of the
-    // step (scratch, cleared here for the next step); the separate passes booked them already.
-    let (sent_kwh, reused, uses_water) = match fused {
-        Some(s) => (
-            &mut s.sent_kwh[..nu],
-            &mut s.reused[..nu],
-            &s.uses_water[..nu],
-        ),
-        None => Default::default(),
-    };
-    for (u, ut) in units.iter_mut().enumerate() {
-        ut.throughput_m3 += throughput[u] * dt;
-        let equipment = electricity[u];
-        // With the fused pass's scratch, the unit's electricity is its pumping plus its
-        // equipment, booked once: `Σ_l e_l + E` and its carbon and cost `(Σ_l e_l + E)·f`,
-        // which is `Σ_l e_l·f + E·f` reassociated (last bits may differ).
-        let e = if fused_pass {
-            let r = std::mem::replace(&mut reused[u], 0.0);
-            if uses_water[u] {
-                ut.reused_m3 += r * dt;
-            }
-            std::mem::replace(&mut sent_kwh[u], 0.0) + equipment
-        } else {
-            equipment
-        };
-        ut.electricity_kwh += e;
-        ut.chemicals_kg += chemicals[u];
-        ut.carbon.electricity += e * grid;
-        ut.carbon.chemicals += chemicals_co2[u];
-        ut.carbon.other += other_co2[u];
-        ut.cost.electricity += e * price;
-        ut.cost.chemicals += chemicals_cost[u];
-        ut.cost.water += water_cost[u];
-        ut.cost.capital += capital_cost[u];
-        ut.product += product[u];
-        ut.recirculated_m3 += recirculated[u];
-        park_electricity += equipment;
-        carbon.chemicals += chemicals_co2[u];
-        carbon.other += other_co2[u];
-        cost.chemicals += chemicals_cost[u];
-        cost.water += water_cost[u];
-        cost.capital += capital_cost[u];
+    if let Some(sent) = sent_kwh {
+        let c = &mut summary.columns;
+        // One loop per column: each adds a dense array into a dense array and vectorises.
+        add_into(&mut c.throughput, throughput);
+        add_into(&mut c.chemicals_kg, chemicals);
+        add_into(&mut c.carbon_chemicals, chemicals_co2);
+        add_into(&mut c.carbon_other, other_co2);
+        add_into(&mut c.cost_chemicals, chemicals_cost);
+        add_into(&mut c.cost_water, water_cost);
+        add_into(&mut c.cost_capital, capital_cost);
+        add_into(&mut c.product, product);
+        add_into(&mut c.recirculated, recirculated);
+        let sent = &mut sent[..nu];
+        let e_total = &mut c.electricity[..nu];
+        let (e_carbon, e_cost) = (
+            &mut c.carbon_electricity[..nu],
+            &mut c.cost_electricity[..nu],
+        );
+        for u in 0..nu {
+            let e = std::mem::replace(&mut sent[u], 0.0) + electricity[u];
+            e_total[u] += e;
+            e_carbon[u] += e * grid;
+            e_cost[u] += e * price;
+        }
+        // The park's electricity is summed in unit order (its import is decided per step).
+        for &e in electricity {
+            park_electricity += e;
+        }
+    } else {
+        // The park's sums are held in locals through the loop (the same additions in the
+        // same order), so the loop does not reload them after each store.
+        let mut carbon = summary.carbon;
+        let mut cost = summary.cost;
+        for (u, ut) in summary.units[..nu].iter_mut().enumerate() {
+            ut.throughput_m3 += throughput[u] * dt;
+            let e = electricity[u];
+            ut.electricity_kwh += e;
+            ut.chemicals_kg += chemicals[u];
+            ut.carbon.electricity += e * grid;
+            ut.carbon.chemicals += chemicals_co2[u];
+            ut.carbon.other += other_co2[u];
+            ut.cost.electricity += e * price;
+            ut.cost.chemicals += chemicals_cost[u];
+            ut.cost.water += water_cost[u];
+            ut.cost.capital += capital_cost[u];
+            ut.product += product[u];
+            ut.recirculated_m3 += recirculated[u];
+            park_electricity += e;
+            carbon.chemicals += chemicals_co2[u];
+            carbon.other += other_co2[u];
+            cost.chemicals += chemicals_cost[u];
+            cost.water += water_cost[u];
+            cost.capital += capital_cost[u];
+        }
+        summary.carbon = carbon;
+        summary.cost = cost;
     }
+    let units = &mut summary.units[..nu];
+    // With the fused pass, one scan over the rare columns decides whether any is non-zero in
+    // this step (most parks have no unmet demand, heat user, generator or steam system); only
+    // then is each checked (and booked) on its own.
+    let quiet = fused_pass && all_zero([unmet, heat, generation, steam, condensate]);
     // Unmet demand in a loop of its own, skipped (with `fused`) in a step without any: it
     // would add `±0·Δt` (Δt is finite) and count no step.
-    if !fused_pass || any(unmet, |x| x != 0.0) {
+    if !quiet && (!fused_pass || any(unmet, |x| x != 0.0)) {
         for (ut, &x) in units.iter_mut().zip(unmet) {
             ut.unmet_m3 += x * dt;
             if x > 0.0 {
@@ -474,12 +606,13 @@ pub(crate) fn account_units(
         }
     }
     let no_heat = fused_pass
-        && !any(heat, |h| h != 0.0)
+        && (quiet || !any(heat, |h| h != 0.0))
         && factors.heat_kg_per_kwh.is_finite()
         && factors.heat_price.is_finite()
         && !any(heat_factors, f64::is_infinite)
         && !any(heat_prices, f64::is_infinite);
     if !no_heat {
+        let (mut carbon_heat, mut cost_heat) = (summary.carbon.heat, summary.cost.heat);
         for (u, ut) in units.iter_mut().enumerate() {
             let h = heat[u];
             ut.heat_kwh += h;
@@ -495,23 +628,53 @@ pub(crate) fn account_units(
                 heat_prices[u]
             };
             ut.cost.heat += h * heat_price;
-            carbon.heat += h * heat_factor;
-            cost.heat += h * heat_price;
+            carbon_heat += h * heat_factor;
+            cost_heat += h * heat_price;
         }
+        (summary.carbon.heat, summary.cost.heat) = (carbon_heat, cost_heat);
     }
-    let park_generation = add_column(units, generation, fused_pass, |ut| &mut ut.generation_kwh);
-    add_column(units, steam, fused_pass, |ut| &mut ut.steam_t);
-    add_column(units, condensate, fused_pass, |ut| {
-        &mut ut.condensate_returned_t
-    });
-    summary.carbon = carbon;
-    summary.cost = cost;
+    let park_generation = if quiet {
+        0.0
+    } else {
+        let park_generation =
+            add_column(units, generation, fused_pass, |ut| &mut ut.generation_kwh);
+        add_column(units, steam, fused_pass, |ut| &mut ut.steam_t);
+        add_column(units, condensate, fused_pass, |ut| {
+            &mut ut.condensate_returned_t
+        });
+        park_generation
+    };
     // On-site generation offsets grid import hour by hour, never below zero.
     let import = (park_electricity - park_generation).max(0.0);
     summary.grid_import_kwh += import;
     summary.carbon.electricity += import * grid;
     summary.cost.electricity += import * price;
     summary.steps += 1;
+}
+
+/// Whether every value of every column is ±0 (a NaN is not): the bits of all values or-ed
+/// with the sign bit shifted out, branch-free over the units so the scan vectorises (one pass
+/// instead of one per column).
+#[inline(always)]
+fn all_zero<const N: usize>(cols: [&[f64]; N]) -> bool {
+    let n = cols[0].len();
+    let cols = cols.map(|c| &c[..n]);
+    let mut acc = 0u64;
+    for u in 0..n {
+        for c in &cols {
+            acc |= c[u].to_bits();
+        }
+    }
+    acc << 1 == 0
+}
+
+/// `dst[u] += v[u]` for every unit (a column of [`RunColumns`]).
+#[inline(always)]
+fn add_into(dst: &mut [f64], v: &[f64]) {
+    let dst = &mut dst[..v.len()];
+    for (d, &x) in dst.iter_mut().zip(v) {
+        *d += x;
+    }
 }
 
 /// `field(u) += v[u]` for every unit, in unit order; returns `Σ v` (from zero, in unit order).

@@ -323,9 +323,8 @@ fn account(
     storage: Res<Storage>,
     mut diag: ResMut<Diagnostics>,
     mut recorder: ResMut<Recorder>,
-    mut locals: Local<(Vec<f64>, AccountCache)>,
+    mut cache: Local<AccountCache>,
 ) {
-    let (reuse, cache) = &mut *locals;
     let view = StepView {
         topo: &topo,
         species: &species,
@@ -343,9 +342,8 @@ fn account(
         summary: &mut summary,
         ledger: &mut ledger,
         sums: &mut recorder.sums,
-        reuse,
         diag: &mut diag,
-        cache,
+        cache: &mut cache,
     };
     account_and_book(&view, &mut books);
 }
@@ -485,23 +483,49 @@ impl Simulation {
         Ok(Self { world, schedule })
     }
 
-    /// Computes one step (the clock's current step) and advances the clock.
+    /// Computes one step (the clock's current step), advances the clock and brings the
+    /// [`Summary`] up to date ([`Simulation::sync_summary`]), so every resource holds the
+    /// totals of the steps so far.
     pub fn step(&mut self) {
+        self.advance();
+        self.sync_summary();
+    }
+
+    /// Computes one step and advances the clock, leaving the [`Summary`]'s unit and link totals
+    /// and its park carbon and cost of chemicals, other, water and capital as they were at the
+    /// last [`Simulation::sync_summary`] (the accounting keeps them column-wise while
+    /// stepping, `Summary::sync`). For loops that read the summary only at the end
+    /// ([`Simulation::run`], a run without observers): [`Simulation::finish`] syncs it.
+    pub fn advance(&mut self) {
         self.schedule.run(&mut self.world);
         self.world.resource_mut::<Clock>().step += 1;
+    }
+
+    /// Writes the accounting's run sums into the [`Summary`] (`Summary::sync`): its totals
+    /// are then those of the steps computed so far. The result does not depend on how often
+    /// this runs.
+    pub fn sync_summary(&mut self) {
+        self.world
+            .resource_scope(|world, mut summary: Mut<Summary>| {
+                let topo = world.resource::<Topology>();
+                let sums = &world.resource::<Recorder>().sums;
+                summary.sync(topo, sums, world.resource::<Clock>().dt_h);
+            });
     }
 
     /// Runs to the end of the horizon.
     pub fn run(&mut self) {
         let steps = self.world.resource::<Clock>().steps;
         while self.world.resource::<Clock>().step < steps {
-            self.step();
+            self.advance();
         }
         self.finish();
     }
 
-    /// Books end-of-run figures (storage at the end).
+    /// Books end-of-run figures (the summary's totals, [`Simulation::sync_summary`], and
+    /// storage at the end).
     pub fn finish(&mut self) {
+        self.sync_summary();
         let topo = self.world.resource::<Topology>().clone();
         let end: f64 = (0..topo.n_units())
             .filter(|&u| topo.unit_quality[u] == crate::network::QualityKind::Mixed)
