@@ -4,12 +4,13 @@
 //! order, instead of summing the links again in routing order after the walk. This checks the
 //! identity it relies on, `port = Σ (link + leak)` over the port's links, and a source's
 //! throughput as the sum of its supply ports, against sums recomputed here from the flows the
-//! cascade wrote, on parks with tanks, a recycle loop, short supplies, offline units and leaks.
+//! cascade wrote, on parks with tanks, a recycle loop, short supplies, offline units and leaks,
+//! and on the generated 499-unit park.
 //! The two sums add the same terms in different orders, so they agree to rounding: relative
 //! 1e-12 (each is a sum of a few non-negative terms, whose rounding error is below
 //! `n·2⁻⁵³ ≈ 1e-15` relative).
 
-use crate::common::{allocate, bundled, frame, generated, poisoned, stressed};
+use crate::common::{allocate, cascade_frames, frame, generated, poisoned, stressed};
 use parktwin::engine::network::{FlowKind, PortRole};
 use parktwin::engine::priority::Priority;
 
@@ -23,16 +24,9 @@ fn close(a: f64, b: f64) -> bool {
 /// link, every seventh unit offline, supplies cut to 30 %).
 #[test]
 fn supply_ports_carry_their_links() {
-    let frames = [
-        ("demo_park", frame(bundled("demo_park.ron"), 30)),
-        ("coastal_park", frame(bundled("coastal_park.ron"), 30)),
-        ("horizon_tank", frame(bundled("horizon_tank.ron"), 20)),
-        (
-            "polley_polley_2000",
-            frame(bundled("literature/polley_polley_2000.ron"), 5),
-        ),
-        ("generated(8, 7)", frame(generated(8, 7), 20)),
-    ];
+    let mut frames = Vec::from(cascade_frames());
+    // The 499-unit park the speed work measures (95 supply ports, three sources).
+    frames.push(("generated(60, 1)", frame(generated(60, 1), 10)));
     for (name, f) in &frames {
         let topo = &f.topo;
         for (case, inputs) in [

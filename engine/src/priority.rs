@@ -34,17 +34,21 @@
 //! are computed from its own throughput; the residual of a non-converged loop is the last pass's
 //! change.
 //!
-//! **How the walk is laid out (speed; same operations, same bits).** Everything that depends
-//! only on the topology is compiled once into [`Tables`] (rebuilt when the unit, port or link
-//! count changes; see `docs/solver-caches.md`): per unit one record with its flow kind and the
-//! ranges of its pushed links, supply links and written ports; per written port its role and,
-//! for a port routed over a single link, that link's record. Per step, `allocate` cuts the
-//! arrays it touches to their exact lengths once, so one bounds check covers an index in every
-//! array of its length, and walks the units with the visit inlined. Two per-step scans choose
-//! cheaper visits without changing any operation's result: inlet limits are looked at per unit
-//! only when some limit is finite, and in a step where no link leaks (every `link_leak` bit
-//! pattern `+0.0`) the visits use a constant `+0.0` leak, which the compiler folds only by exact
-//! identities.
+//! **How the walk is laid out (speed).** Everything that depends only on the topology is
+//! compiled once into [`Tables`] (rebuilt when the unit, port or link count changes; see
+//! `docs/solver-caches.md`): per unit one record with its flow kind and the ranges of its pushed
+//! links, supply links and written ports (a unit other than a tank: its exits, then its
+//! single-link ports, then its other driven ports); per written port its role and, for a port
+//! routed over a single link, that link's record. The tables are laid out in flow order and the
+//! walk is a program of runs of unit records and recycle loops, so a run streams through each
+//! table. Per step, `allocate` cuts the arrays it touches to their exact lengths once, so one
+//! bounds check covers an index in every array of its length, and walks the units with the
+//! visit inlined. Two per-step scans choose cheaper visits without changing any operation's
+//! result: inlet limits are looked at per unit only when some limit is finite, and in a step
+//! where no link leaks (every `link_leak` bit pattern `+0.0`) the visits use a constant `+0.0`
+//! leak, which the compiler folds only by exact identities. The visits do the same operations on
+//! the same values as a walk in port order over zeroed arrays; only the supply ports' booking
+//! sums its terms in another order (see [`Priority::book_supply_ports`]).
 
 use crate::diagnostics::Diagnostics;
 use crate::flow::{AllocationContext, CouplingStrategy, loop_converged, report_non_convergence};
@@ -192,11 +196,13 @@ struct Clearing {
     links: Vec<u32>,
     /// Ports whose `port` entry the walk never writes.
     ports: Vec<u32>,
-    /// Ports whose `spill` entry the walk never writes (all but the routed ones).
+    /// Ports whose `spill` entry the walk never writes (all but the routed ones and the exits
+    /// of units other than tanks).
     spills: Vec<u32>,
     /// Units whose `throughput` the walk does not assign (sources: booked with `+=`).
     throughput: Vec<u32>,
-    /// Units whose `unmet` the walk never writes (all but Demand units).
+    /// Units whose `unmet` the walk never writes (sources: the visit of every other unit
+    /// writes it, `0.0` for a unit that is not a Demand unit).
     unmet: Vec<u32>,
 }
 
@@ -458,7 +464,12 @@ impl Tables {
                     let p = op.port as usize;
                     let links = self.route_start[p] as usize..self.route_start[p + 1] as usize;
                     match op.role {
-                        Out::Exit => port_written[p] = true,
+                        // A tank's exits in `tank_overflow`; any other unit's exits also get
+                        // their spill zeroed by the visit.
+                        Out::Exit => {
+                            port_written[p] = true;
+                            spill_written[p] |= self.unit[u].kind != FlowKind::Tank;
+                        }
                         Out::Supply | Out::Used => {
                             for rl in &self.route[links] {
                                 read(rl.link, &written, &mut clear);
@@ -502,7 +513,7 @@ impl Tables {
                 .filter(|&u| self.unit[u as usize].kind == FlowKind::Source)
                 .collect(),
             unmet: (0..topo.n_units() as u32)
-                .filter(|&u| self.unit[u as usize].kind != FlowKind::Demand)
+                .filter(|&u| self.unit[u as usize].kind == FlowKind::Source)
                 .collect(),
         };
     }
@@ -932,10 +943,14 @@ impl Priority {
         let pulled = self.pull::<LEAKS>(u, plan.pull, arrivals, target, a, ctx);
         let x = arrivals + pulled;
         a.throughput[u] = x;
-        if plan.kind == FlowKind::Demand {
+        // Written for every visited unit (zero unless a Demand unit is short), so only the
+        // sources' entries need clearing.
+        a.unmet[u] = if plan.kind == FlowKind::Demand {
             let unmet = target - x;
-            a.unmet[u] = if unmet > 1e-12 * target { unmet } else { 0.0 };
-        }
+            if unmet > 1e-12 * target { unmet } else { 0.0 }
+        } else {
+            0.0
+        };
         if plan.kind == FlowKind::Tank {
             let outs = plan.outs[0] as usize..plan.outs[3] as usize;
             if let Some((i, over)) = self.tank_overflow(u, x, outs, a, ctx) {
@@ -951,8 +966,10 @@ impl Priority {
         // By group (see `UnitPlan::outs`): exits, single-link ports, the rest.
         let o = plan.outs.map(|i| i as usize);
         for op in &self.tables.outs[o[0]..o[1]] {
+            // An exit spills nothing: its spill is zeroed here rather than in `clear`.
             let p = op.port as usize;
             a.port[p] = a.port_share[p] * x;
+            a.spill[p] = 0.0;
         }
         for op in &self.tables.outs[o[1]..o[2]] {
             route_single::<LEAKS>(op, a.port_share[op.port as usize] * x, a);
