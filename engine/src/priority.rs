@@ -744,7 +744,7 @@ impl Priority {
         }
         let mut total = 0.0;
         for j in first..end {
-            if !(remaining > 0.0) {
+            if remaining.is_nan() || remaining <= 0.0 {
                 // Nothing left to pull (or the target is not a number): every later link takes
                 // `q = 0` and no leak, and adds `+0.0` to `supply_used`, `remaining` and
                 // `total`, which leaves them as they are (none of them can be `−0.0`).
