@@ -17,7 +17,7 @@ def num(a, b, path):
     noise = any(k in low for k in ("residual", "relative", "/absolute", "closure"))
     if noise:
         if abs(a) <= 1e-9 and abs(b) <= 1e-9: return
-        if low.startswith("/balance") and "relative" not in low and abs(a) <= 1e-6 and abs(b) <= 1e-6: return
+        if low.startswith(("/balance", "/kpi/balance")) and "relative" not in low and abs(a) <= 1e-6 and abs(b) <= 1e-6: return
     if rel > stats["maxrel"] and s > ABS and not noise: stats["maxrel"], stats["where"] = rel, path
     if d > REL * s + ABS:
         stats["bad"] += 1

@@ -10,7 +10,7 @@
 //! - a cascade reused over steps whose inputs gain and lose their inlet limits must give each
 //!   step the bits of a fresh cascade (the per-unit limit flags are never stale).
 
-use crate::common::{allocate, bundled, flow_bits, frame, generated, poisoned};
+use crate::common::{allocate, bundled, cascade_frames, flow_bits, frame, poisoned};
 use parktwin::engine::priority::Priority;
 use parktwin::engine::state::Flows;
 
@@ -23,16 +23,7 @@ fn values(flows: &Flows) -> Vec<f64> {
 /// `−0.0`), on parks with tanks, a loop and short supplies.
 #[test]
 fn leak_free_visits_match_the_general_ones() {
-    let frames = [
-        ("demo_park", frame(bundled("demo_park.ron"), 30)),
-        ("coastal_park", frame(bundled("coastal_park.ron"), 30)),
-        ("horizon_tank", frame(bundled("horizon_tank.ron"), 20)),
-        (
-            "polley_polley_2000",
-            frame(bundled("literature/polley_polley_2000.ron"), 5),
-        ),
-        ("generated(8, 7)", frame(generated(8, 7), 20)),
-    ];
+    let frames = cascade_frames();
     for (name, f) in &frames {
         for avail in [1.0, 0.3] {
             let mut plain = f.inputs.clone();

@@ -246,6 +246,21 @@ pub fn flow_bits(flows: &Flows) -> Vec<u64> {
     ])
 }
 
+/// Frames of five parks for the cascade's tests: tanks (demo, coastal, horizon_tank), a flow
+/// loop (Polley & Polley 2000), and a small generated park.
+pub fn cascade_frames() -> [(&'static str, Frame); 5] {
+    [
+        ("demo_park", frame(bundled("demo_park.ron"), 30)),
+        ("coastal_park", frame(bundled("coastal_park.ron"), 30)),
+        ("horizon_tank", frame(bundled("horizon_tank.ron"), 20)),
+        (
+            "polley_polley_2000",
+            frame(bundled("literature/polley_polley_2000.ron"), 5),
+        ),
+        ("generated(8, 7)", frame(generated(8, 7), 20)),
+    ]
+}
+
 /// One cascade step of `f` with `inputs` into `flows` (diagnostics dropped).
 pub fn allocate(f: &Frame, inputs: &UnitInputs, cascade: &mut Priority, flows: &mut Flows) {
     cascade.allocate(&f.context(inputs), flows, &mut Diagnostics::default());

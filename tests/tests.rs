@@ -5,6 +5,7 @@ mod analytic;
 mod bad_input;
 mod cascade_clearing;
 mod cascade_fast_paths;
+mod cascade_program;
 mod common;
 mod compiled_caches;
 mod crash;

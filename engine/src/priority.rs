@@ -34,19 +34,22 @@
 //! are computed from its own throughput; the residual of a non-converged loop is the last pass's
 //! change.
 //!
-//! **How the walk is laid out (speed; same operations, same bits).** Everything that depends
-//! only on the topology is compiled once into [`Tables`] (rebuilt when the unit, port or link
-//! count changes; see `docs/solver-caches.md`): per unit one record with its flow kind and the
-//! ranges of its pushed links, supply links and written ports; per written port its role and,
-//! for a port routed over a single link, that link's record. Per step, `allocate` cuts the
-//! arrays it touches to their exact lengths once, so one bounds check covers an index in every
-//! array of its length, and walks the units with the visit inlined. Two per-step scans choose
-//! cheaper visits without changing any operation's result: inlet limits are looked at per unit
-//! only when some limit is finite, and in a step where no link leaks (every `link_leak` bit
-//! pattern `+0.0`) the visits use a constant `+0.0` leak, which the compiler folds only by exact
-//! identities.
+//! **How the walk is laid out (speed).** Everything that depends only on the topology is
+//! compiled once into [`Tables`] (rebuilt when the unit, port or link count changes; see
+//! `docs/solver-caches.md`): per unit one record with its flow kind and the ranges of its pushed
+//! links, supply links and written ports (a unit other than a tank: its exits, then its
+//! single-link ports, then its other driven ports); per written port its role and, for a port
+//! routed over a single link, that link's record. The tables are laid out in flow order and the
+//! walk is a program of runs of unit records and recycle loops, so a run streams through each
+//! table. Per step, `allocate` cuts the arrays it touches to their exact lengths once, so one
+//! bounds check covers an index in every array of its length, and walks the units with the
+//! visit inlined. Two per-step scans choose cheaper visits without changing any operation's
+//! result: inlet limits are looked at per unit only when some limit is finite, and in a step
+//! where no link leaks (every `link_leak` bit pattern `+0.0`) the visits use a constant `+0.0`
+//! leak, which the compiler folds only by exact identities. The visits do the same operations on
+//! the same values as a walk in port order over zeroed arrays; only the supply ports' booking
+//! sums its terms in another order (see [`Priority::book_supply_ports`]).
 
-use crate::arith::any;
 use crate::diagnostics::Diagnostics;
 use crate::flow::{AllocationContext, CouplingStrategy, loop_converged, report_non_convergence};
 use crate::network::{Component, FlowKind, PortRole, Topology};
@@ -88,15 +91,19 @@ struct Tables {
     route: Vec<RouteLink>,
     /// Per unit: its flow kind and its ranges in `push`, `pull` and `outs`.
     unit: Vec<UnitPlan>,
-    /// The ports a visit writes, in port order: a tank's supply, exit and (first) overflow
-    /// ports, any other unit's driven and exit ports.
+    /// The ports a visit writes: a tank's supply, exit and (first) overflow ports in port
+    /// order; any other unit's exit ports, then its driven ports routed by [`route_single`],
+    /// then its other driven ports (each group in port order; see [`UnitPlan::outs`]).
     outs: Vec<OutPort>,
-    /// The walk in flow order: a unit index for each acyclic component, `LOOP | c` for the
-    /// cyclic component `c` (visited by [`Priority::iterate`]).
-    walk: Vec<u32>,
-    /// Supply ports, in port order, with their unit when it is a source (else `u32::MAX`) and
-    /// their links' range in `route`.
-    supply_ports: Vec<(u32, u32, [u32; 2])>,
+    /// The walk program: the plans of the units outside recycle loops that a visit changes
+    /// (all but sources), in flow order, so that a run of them is visited by streaming through
+    /// this array and, since `push`, `pull` and `outs` are laid out in flow order too, through
+    /// theirs.
+    program: Vec<UnitPlan>,
+    /// The walk in flow order: runs of [`Tables::program`] and recycle loops.
+    walk: Vec<Part>,
+    /// Supply ports, in port order (see [`SupplyPort`]).
+    supply_ports: Vec<SupplyPort>,
     /// The suppliers of supply links: the only units whose `supply_used` the walk reads, so
     /// the only entries `prepare` zeroes.
     suppliers: Vec<u32>,
@@ -105,20 +112,34 @@ struct Tables {
     clear: Clearing,
 }
 
-/// Marks a cyclic component in [`Tables::walk`].
-const LOOP: u32 = 1 << 31;
+/// A part of the walk.
+#[derive(Clone, Copy, Debug)]
+enum Part {
+    /// The units of `program[start..end]`, each visited once.
+    Run([u32; 2]),
+    /// The cyclic component of this index (visited by [`Priority::iterate`]).
+    Loop(u32),
+}
 
 /// A unit as the walk visits it: one record read once per visit, instead of its kind and
 /// three pairs of CSR starts read from four arrays.
 #[derive(Clone, Copy, Debug)]
 struct UnitPlan {
+    /// The unit.
+    u: u32,
     kind: FlowKind,
     /// Its pushed links' range in [`Tables::push`].
     push: [u32; 2],
     /// Its supply links' range in [`Tables::pull`].
     pull: [u32; 2],
-    /// Its written ports' range in [`Tables::outs`].
-    outs: [u32; 2],
+    /// Its written ports in [`Tables::outs`]: `outs[0]..outs[3]`; for a unit other than a tank
+    /// its exit ports are `outs[0]..outs[1]`, its ports routed by [`route_single`]
+    /// `outs[1]..outs[2]` and its other driven ports `outs[2]..outs[3]`. Visiting them group by
+    /// group instead of in port order changes no result: an exit writes only its `port`, a
+    /// single-link port only its own entries and a link into a unit that is not a Demand unit,
+    /// which no other port's routing reads (a cascade reads only the links into a Demand
+    /// receiver).
+    outs: [u32; 4],
 }
 
 /// `start..end` of a compiled range.
@@ -175,12 +196,29 @@ struct Clearing {
     links: Vec<u32>,
     /// Ports whose `port` entry the walk never writes.
     ports: Vec<u32>,
-    /// Ports whose `spill` entry the walk never writes (all but the routed ones).
+    /// Ports whose `spill` entry the walk never writes (all but the routed ones and the exits
+    /// of units other than tanks).
     spills: Vec<u32>,
     /// Units whose `throughput` the walk does not assign (sources: booked with `+=`).
     throughput: Vec<u32>,
-    /// Units whose `unmet` the walk never writes (all but Demand units).
+    /// Units whose `unmet` the walk never writes (sources: the visit of every other unit
+    /// writes it, `0.0` for a unit that is not a Demand unit).
     unmet: Vec<u32>,
+}
+
+/// A supply port as the walk books it once every consumer has pulled.
+#[derive(Clone, Copy, Debug)]
+struct SupplyPort {
+    port: u32,
+    /// Its unit.
+    unit: u32,
+    /// Whether its unit is a source (its throughput is its withdrawal).
+    source: bool,
+    /// Whether the port's flow is its unit's `supply_used`: the unit's only supply port, and
+    /// the unit supplies some consumer's pull (so `prepare` zeroes its `supply_used`).
+    used: bool,
+    /// Its links' range in [`Tables::route`] (summed when `used` is false).
+    links: [u32; 2],
 }
 
 /// A supply link as a consumer pulls over it.
@@ -228,9 +266,11 @@ impl Tables {
             key: Some(key),
             ..Tables::default()
         };
-        let mut pull = Vec::with_capacity(topo.n_units());
-        let mut push = Vec::with_capacity(topo.n_units());
-        for u in 0..topo.n_units() {
+        // Laid out in flow order, so the walk streams through each array.
+        let mut pull = vec![[0u32; 2]; topo.n_units()];
+        let mut push = vec![[0u32; 2]; topo.n_units()];
+        for &u in &topo.flow_order {
+            let u = u as usize;
             let p0 = t.pull.len() as u32;
             t.pull.extend(topo.pulled_into(u).iter().map(|&l| PullLink {
                 link: l,
@@ -238,13 +278,13 @@ impl Tables {
                 port: topo.link_from_port[l as usize],
                 cap: topo.link_cap[l as usize],
             }));
-            pull.push([p0, t.pull.len() as u32]);
+            pull[u] = [p0, t.pull.len() as u32];
             let s0 = t.push.len() as u32;
             t.push.extend(topo.pushed_into(u).iter().map(|&l| PushLink {
                 link: l,
                 port: topo.link_from_port[l as usize],
             }));
-            push.push([s0, t.push.len() as u32]);
+            push[u] = [s0, t.push.len() as u32];
         }
         t.route_start.push(0);
         for p in 0..topo.n_ports() {
@@ -264,27 +304,17 @@ impl Tables {
                 !topo.port_split[p] && links.len() == 1 && !links[0].demand
             })
             .collect();
-        t.walk = topo
-            .flow_components
-            .iter()
-            .enumerate()
-            .map(|(i, c)| {
-                if c.cyclic {
-                    LOOP | i as u32
-                } else {
-                    topo.flow_order[c.start as usize]
-                }
-            })
-            .collect();
         let mut in_loop = vec![false; topo.n_units()];
         for c in topo.flow_components.iter().filter(|c| c.cyclic) {
             for &u in &topo.flow_order[c.start as usize..c.end as usize] {
                 in_loop[u as usize] = true;
             }
         }
-        for u in 0..topo.n_units() {
+        let mut outs = vec![[0u32; 4]; topo.n_units()];
+        for &u in &topo.flow_order {
+            let u = u as usize;
             let kind = topo.unit_flow[u];
-            let o0 = t.outs.len() as u32;
+            let o0 = t.outs.len();
             let supply_ports = topo
                 .ports_of(u)
                 .filter(|&p| topo.port_role[p] == PortRole::Supply)
@@ -320,27 +350,71 @@ impl Tables {
                     cap: rl.map_or(0.0, |rl| rl.cap),
                 });
             }
-            t.unit.push(UnitPlan {
-                kind,
+            let end = t.outs.len();
+            if kind == FlowKind::Tank {
+                outs[u] = [o0 as u32, o0 as u32, o0 as u32, end as u32];
+            } else {
+                // Exits, then single-link ports, then the rest (a stable sort keeps port order
+                // within each group).
+                let group = |op: &OutPort| match op.role {
+                    Out::Exit => 0,
+                    Out::Single => 1,
+                    _ => 2,
+                };
+                t.outs[o0..end].sort_by_key(group);
+                let first = |g| {
+                    o0 + t.outs[o0..end]
+                        .iter()
+                        .take_while(|op| group(op) < g)
+                        .count()
+                };
+                outs[u] = [o0 as u32, first(1) as u32, first(2) as u32, end as u32];
+            }
+        }
+        t.unit = (0..topo.n_units())
+            .map(|u| UnitPlan {
+                u: u as u32,
+                kind: topo.unit_flow[u],
                 push: push[u],
                 pull: pull[u],
-                outs: [o0, t.outs.len() as u32],
-            });
-        }
-        for p in 0..topo.n_ports() {
-            if topo.port_role[p] == PortRole::Supply {
-                let u = topo.port_unit[p];
-                let source = topo.unit_flow[u as usize] == FlowKind::Source;
-                t.supply_ports.push((
-                    p as u32,
-                    if source { u } else { u32::MAX },
-                    [t.route_start[p], t.route_start[p + 1]],
-                ));
+                outs: outs[u],
+            })
+            .collect();
+        for (i, c) in topo.flow_components.iter().enumerate() {
+            if c.cyclic {
+                t.walk.push(Part::Loop(i as u32));
+                continue;
+            }
+            let u = topo.flow_order[c.start as usize] as usize;
+            if t.unit[u].kind == FlowKind::Source {
+                continue;
+            }
+            let at = t.program.len() as u32;
+            t.program.push(t.unit[u]);
+            match t.walk.last_mut() {
+                Some(Part::Run(r)) if r[1] == at => r[1] = at + 1,
+                _ => t.walk.push(Part::Run([at, at + 1])),
             }
         }
         t.suppliers = t.pull.iter().map(|pl| pl.from).collect();
         t.suppliers.sort_unstable();
         t.suppliers.dedup();
+        for p in 0..topo.n_ports() {
+            if topo.port_role[p] == PortRole::Supply {
+                let u = topo.port_unit[p];
+                let ports = topo
+                    .ports_of(u as usize)
+                    .filter(|&q| topo.port_role[q] == PortRole::Supply)
+                    .count();
+                t.supply_ports.push(SupplyPort {
+                    port: p as u32,
+                    unit: u,
+                    source: topo.unit_flow[u as usize] == FlowKind::Source,
+                    used: ports == 1 && t.suppliers.binary_search(&u).is_ok(),
+                    links: [t.route_start[p], t.route_start[p + 1]],
+                });
+            }
+        }
         t.plan_clearing(topo);
         *self = t;
     }
@@ -385,11 +459,17 @@ impl Tables {
                 for pl in self.pulled_into(u) {
                     written[pl.link as usize] = true;
                 }
-                for op in &self.outs[span(self.unit[u].outs)] {
+                let o = self.unit[u].outs;
+                for op in &self.outs[o[0] as usize..o[3] as usize] {
                     let p = op.port as usize;
                     let links = self.route_start[p] as usize..self.route_start[p + 1] as usize;
                     match op.role {
-                        Out::Exit => port_written[p] = true,
+                        // A tank's exits in `tank_overflow`; any other unit's exits also get
+                        // their spill zeroed by the visit.
+                        Out::Exit => {
+                            port_written[p] = true;
+                            spill_written[p] |= self.unit[u].kind != FlowKind::Tank;
+                        }
                         Out::Supply | Out::Used => {
                             for rl in &self.route[links] {
                                 read(rl.link, &written, &mut clear);
@@ -413,9 +493,9 @@ impl Tables {
                 }
             }
         }
-        for &(p, _, links) in &self.supply_ports {
-            port_written[p as usize] = true;
-            for rl in &self.route[span(links)] {
+        for sp in &self.supply_ports {
+            port_written[sp.port as usize] = true;
+            for rl in &self.route[span(sp.links)] {
                 read(rl.link, &written, &mut clear);
             }
         }
@@ -433,7 +513,7 @@ impl Tables {
                 .filter(|&u| self.unit[u as usize].kind == FlowKind::Source)
                 .collect(),
             unmet: (0..topo.n_units() as u32)
-                .filter(|&u| self.unit[u as usize].kind != FlowKind::Demand)
+                .filter(|&u| self.unit[u as usize].kind == FlowKind::Source)
                 .collect(),
         };
     }
@@ -527,8 +607,7 @@ impl Priority {
         }
         self.snapshot.resize(nu, 0.0);
         self.previous.resize(nu, 0.0);
-        // `|l| < ∞` is `is_finite` (false for NaN) in a form that vectorises.
-        self.any_limits = any(&ctx.inputs.accept_limit, |l| l.abs() < f64::INFINITY);
+        self.any_limits = any_finite(&ctx.inputs.accept_limit);
         if self.any_limits {
             self.has_limits.clear();
             self.has_limits.extend((0..nu).map(|u| {
@@ -665,12 +744,22 @@ impl Priority {
         }
         let mut total = 0.0;
         for j in first..end {
+            if remaining.is_nan() || remaining <= 0.0 {
+                // Nothing left to pull (or the target is not a number): every later link takes
+                // `q = 0` and no leak, and adds `+0.0` to `supply_used`, `remaining` and
+                // `total`, which leaves them as they are (none of them can be `−0.0`).
+                for pl in &self.tables.pull[j..end] {
+                    a.link[pl.link as usize] = 0.0;
+                    a.leak[pl.link as usize] = 0.0;
+                }
+                break;
+            }
             let (i, pl) = (j - first, self.tables.pull[j]);
             let l = pl.link as usize;
             let s = pl.from as usize;
             let mut q = 0.0;
             let leak = link_leak::<LEAKS>(l, a);
-            if remaining > 0.0 && a.online[s] {
+            if a.online[s] {
                 let avail = (a.supply_avail[s] - a.supply_used[s] - leak).max(0.0);
                 q = remaining.min(avail).min(pl.cap);
                 let p = pl.port as usize;
@@ -837,14 +926,14 @@ impl Priority {
     #[inline(always)]
     fn update<const LEAKS: bool>(
         &mut self,
-        u: usize,
+        plan: UnitPlan,
         a: &mut Step<'_>,
         ctx: &AllocationContext<'_>,
     ) {
-        let plan = self.tables.unit[u];
         if plan.kind == FlowKind::Source {
             return;
         }
+        let u = plan.u as usize;
         let online = a.online[u];
         let arrivals: f64 = self.tables.push[span(plan.push)]
             .iter()
@@ -854,12 +943,17 @@ impl Priority {
         let pulled = self.pull::<LEAKS>(u, plan.pull, arrivals, target, a, ctx);
         let x = arrivals + pulled;
         a.throughput[u] = x;
-        if plan.kind == FlowKind::Demand {
+        // Written for every visited unit (zero unless a Demand unit is short), so only the
+        // sources' entries need clearing.
+        a.unmet[u] = if plan.kind == FlowKind::Demand {
             let unmet = target - x;
-            a.unmet[u] = if unmet > 1e-12 * target { unmet } else { 0.0 };
-        }
+            if unmet > 1e-12 * target { unmet } else { 0.0 }
+        } else {
+            0.0
+        };
         if plan.kind == FlowKind::Tank {
-            if let Some((i, over)) = self.tank_overflow(u, x, span(plan.outs), a, ctx) {
+            let outs = plan.outs[0] as usize..plan.outs[3] as usize;
+            if let Some((i, over)) = self.tank_overflow(u, x, outs, a, ctx) {
                 let op = self.tables.outs[i];
                 if op.single {
                     route_single::<LEAKS>(&op, over, a);
@@ -869,15 +963,20 @@ impl Priority {
             }
             return;
         }
-        for i in span(plan.outs) {
-            let op = self.tables.outs[i];
+        // By group (see `UnitPlan::outs`): exits, single-link ports, the rest.
+        let o = plan.outs.map(|i| i as usize);
+        for op in &self.tables.outs[o[0]..o[1]] {
+            // An exit spills nothing: its spill is zeroed here rather than in `clear`.
             let p = op.port as usize;
-            let y = a.port_share[p] * x;
-            match op.role {
-                Out::Exit => a.port[p] = y,
-                Out::Single => route_single::<LEAKS>(&op, y, a),
-                _ => self.route(p, y, a, ctx),
-            }
+            a.port[p] = a.port_share[p] * x;
+            a.spill[p] = 0.0;
+        }
+        for op in &self.tables.outs[o[1]..o[2]] {
+            route_single::<LEAKS>(op, a.port_share[op.port as usize] * x, a);
+        }
+        for i in o[2]..o[3] {
+            let p = self.tables.outs[i].port as usize;
+            self.route(p, a.port_share[p] * x, a, ctx);
         }
     }
 
@@ -929,19 +1028,31 @@ impl Priority {
         overflow.map(|i| (i, over))
     }
 
-    /// [`crate::flow::book_supply_ports`] over the compiled supply ports (same operations in
-    /// the same order): every supply port carries what its links pulled (leaks included), and a
-    /// source's throughput is its total withdrawal.
+    /// [`crate::flow::book_supply_ports`] over the compiled supply ports: every supply port
+    /// carries what its links pulled (leaks included), and a source's throughput is its total
+    /// withdrawal.
+    ///
+    /// The port of a supplier with one supply port ([`SupplyPort::used`]) carries its
+    /// `supply_used`, which the walk already summed: every link of the port is a supply link,
+    /// assigned only by its consumer's pull (`supply_used += q + leak` as it assigns
+    /// `link = q`, `leak = leak`; `relax` adds to both sides alike; a recycle loop restores
+    /// `supply_used` before each pass and re-pulls every link of its units), so after the walk
+    /// `supply_used = Σ (link + leak)` over the port's links: the same sum as the port's, in
+    /// pull order instead of routing order (the last bits may differ). Other supply ports sum
+    /// their links.
     fn book_supply_ports(&self, flows: &mut Flows) {
-        for &(p, source, links) in &self.tables.supply_ports {
-            let p = p as usize;
-            let y: f64 = self.tables.route[span(links)]
-                .iter()
-                .map(|rl| flows.link[rl.link as usize] + flows.leak[rl.link as usize])
-                .sum();
-            flows.port[p] = y;
-            if source != u32::MAX {
-                flows.throughput[source as usize] += y;
+        for sp in &self.tables.supply_ports {
+            let y = if sp.used {
+                self.supply_used[sp.unit as usize]
+            } else {
+                self.tables.route[span(sp.links)]
+                    .iter()
+                    .map(|rl| flows.link[rl.link as usize] + flows.leak[rl.link as usize])
+                    .sum()
+            };
+            flows.port[sp.port as usize] = y;
+            if sp.source {
+                flows.throughput[sp.unit as usize] += y;
             }
         }
     }
@@ -969,21 +1080,26 @@ impl Priority {
         }
     }
 
-    /// Visits the walk's components in flow order: a unit, or a recycle loop
+    /// Visits the walk's parts in flow order: a run of the program's units, or a recycle loop
     /// ([`Priority::iterate`], which always reads the leaks).
     fn walk<const LEAKS: bool>(
         &mut self,
-        walk: &[u32],
+        walk: &[Part],
+        program: &[UnitPlan],
         a: &mut Step<'_>,
         ctx: &AllocationContext<'_>,
         diag: &mut Diagnostics,
     ) {
-        for &v in walk {
-            if v & LOOP == 0 {
-                self.update::<LEAKS>(v as usize, a, ctx);
-            } else {
-                let c = &ctx.topo.flow_components[(v & !LOOP) as usize];
-                self.iterate(c, a, ctx, diag);
+        for part in walk {
+            match *part {
+                Part::Run(r) => {
+                    for &plan in &program[span(r)] {
+                        self.update::<LEAKS>(plan, a, ctx);
+                    }
+                }
+                Part::Loop(c) => {
+                    self.iterate(&ctx.topo.flow_components[c as usize], a, ctx, diag);
+                }
             }
         }
     }
@@ -1012,7 +1128,7 @@ impl Priority {
                 self.previous[u as usize] = a.throughput[u as usize];
             }
             for &u in units {
-                self.update::<true>(u as usize, a, ctx);
+                self.update::<true>(self.tables.unit[u as usize], a, ctx);
             }
             if pass > 0 && loop_converged(units, a.throughput, &self.previous) {
                 converged = true;
@@ -1064,6 +1180,14 @@ fn link_leak<const LEAKS: bool>(l: usize, a: &Step<'_>) -> f64 {
     if LEAKS { a.link_leak[l] } else { 0.0 }
 }
 
+/// `true` when some value is finite. A value is finite exactly when its exponent bits are not
+/// all ones (infinities and NaNs have all ones), so none is finite exactly when the AND of all
+/// bit patterns still has every exponent bit set: one AND per value, which vectorises.
+fn any_finite(v: &[f64]) -> bool {
+    const EXP: u64 = 0x7ff0_0000_0000_0000;
+    v.iter().fold(EXP, |acc, x| acc & x.to_bits()) & EXP != EXP
+}
+
 /// `true` when every value is `+0.0` bit for bit (an OR of the bit patterns, which vectorises;
 /// `−0.0` counts as a leak, so the leak-free visit sees exactly the values it assumes).
 fn no_leaks(v: &[f64]) -> bool {
@@ -1082,14 +1206,46 @@ impl CouplingStrategy for Priority {
         // Borrowed out of `self` for the walk (the visits take `&mut self` for their scratch).
         let mut supply_used = std::mem::take(&mut self.supply_used);
         let walk = std::mem::take(&mut self.tables.walk);
+        let program = std::mem::take(&mut self.tables.program);
         let mut a = Step::new(topo, ctx.inputs, flows, &mut supply_used);
         if no_leaks(a.link_leak) {
-            self.walk::<false>(&walk, &mut a, ctx, diag);
+            self.walk::<false>(&walk, &program, &mut a, ctx, diag);
         } else {
-            self.walk::<true>(&walk, &mut a, ctx, diag);
+            self.walk::<true>(&walk, &program, &mut a, ctx, diag);
         }
         self.tables.walk = walk;
+        self.tables.program = program;
         self.supply_used = supply_used;
         self.book_supply_ports(flows);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::any_finite;
+
+    /// `any_finite` is `any(is_finite)`: on every mix of finite values (zeros of both signs,
+    /// subnormals, the largest finite), infinities and NaNs (quiet, signalling, negative).
+    #[test]
+    fn any_finite_is_is_finite() {
+        let special = [
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NAN,
+            -f64::NAN,
+            f64::from_bits(0x7ff0_0000_0000_0001),
+        ];
+        let finite = [0.0, -0.0, 1e-310, -f64::MAX, f64::MAX, 3.5, -1.0];
+        for n in 0..=9 {
+            let nonfinite: Vec<f64> = (0..n).map(|i| special[i % special.len()]).collect();
+            assert!(!any_finite(&nonfinite), "{nonfinite:?}");
+            for &x in &finite {
+                for at in 0..=n {
+                    let mut v = nonfinite.clone();
+                    v.insert(at, x);
+                    assert!(any_finite(&v), "{v:?}");
+                }
+            }
+        }
     }
 }
