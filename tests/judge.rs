@@ -16,19 +16,19 @@ use parktwin::engine::quality::QualitySolver;
 use parktwin::engine::state::{Flows, Quality, Storage};
 
 /// Steps booked per ledger; the tampered one is [`AT`].
-const STEPS: usize = 6;
+pub(crate) const STEPS: usize = 6;
 /// The step that is tampered with.
-const AT: usize = 4;
+pub(crate) const AT: usize = 4;
 
 /// Step 10 of a generated 12-enterprise park, allocated and solved.
-struct Solved {
-    f: Frame,
-    flows: Flows,
-    quality: Quality,
-    storage: Storage,
+pub(crate) struct Solved {
+    pub(crate) f: Frame,
+    pub(crate) flows: Flows,
+    pub(crate) quality: Quality,
+    pub(crate) storage: Storage,
 }
 
-fn solved() -> Solved {
+pub(crate) fn solved() -> Solved {
     let f = frame(generated(12, 7), 10);
     let mut flows = Flows::new(&f.topo);
     allocate(&f, &f.inputs, &mut Priority::new(), &mut flows);
@@ -82,7 +82,11 @@ fn book(s: &Solved, tamper: impl Fn(&Topology, &mut Flows, &mut Quality)) -> (Le
 /// A link carrying more than 1 m³/h whose port has more than 10 g/m³ of species 0 (TDS), with
 /// the ids of the units its port's concentrations reach: the port's unit and the receiving
 /// unit of every link leaving that port.
-fn salty_link(topo: &Topology, flows: &Flows, quality: &Quality) -> (usize, Vec<String>) {
+pub(crate) fn salty_link(
+    topo: &Topology,
+    flows: &Flows,
+    quality: &Quality,
+) -> (usize, Vec<String>) {
     let ns = quality.port.len() / topo.n_ports();
     let l = (0..topo.n_links())
         .find(|&l| {
