@@ -16,19 +16,19 @@ use parktwin::engine::quality::QualitySolver;
 use parktwin::engine::state::{Flows, Quality, Storage};
 
 /// Steps booked per ledger; the tampered one is [`AT`].
-pub(crate) const STEPS: usize = 6;
+const STEPS: usize = 6;
 /// The step that is tampered with.
-pub(crate) const AT: usize = 4;
+const AT: usize = 4;
 
 /// Step 10 of a generated 12-enterprise park, allocated and solved.
-pub(crate) struct Solved {
-    pub(crate) f: Frame,
-    pub(crate) flows: Flows,
-    pub(crate) quality: Quality,
-    pub(crate) storage: Storage,
+struct Solved {
+    f: Frame,
+    flows: Flows,
+    quality: Quality,
+    storage: Storage,
 }
 
-pub(crate) fn solved() -> Solved {
+fn solved() -> Solved {
     let f = frame(generated(12, 7), 10);
     let mut flows = Flows::new(&f.topo);
     allocate(&f, &f.inputs, &mut Priority::new(), &mut flows);
@@ -82,11 +82,7 @@ fn book(s: &Solved, tamper: impl Fn(&Topology, &mut Flows, &mut Quality)) -> (Le
 /// A link carrying more than 1 m³/h whose port has more than 10 g/m³ of species 0 (TDS), with
 /// the ids of the units its port's concentrations reach: the port's unit and the receiving
 /// unit of every link leaving that port.
-pub(crate) fn salty_link(
-    topo: &Topology,
-    flows: &Flows,
-    quality: &Quality,
-) -> (usize, Vec<String>) {
+fn salty_link(topo: &Topology, flows: &Flows, quality: &Quality) -> (usize, Vec<String>) {
     let ns = quality.port.len() / topo.n_ports();
     let l = (0..topo.n_links())
         .find(|&l| {

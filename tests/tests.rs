@@ -17,7 +17,6 @@ mod invariants;
 mod judge;
 mod kernel;
 mod kpi;
-mod ledger_pass;
 mod limits;
 mod mixed_volume;
 mod optimize;

@@ -11,23 +11,23 @@
 //!   ([`Topology::link_pump_kwh_per_m3`]), on the link and summed per sending unit;
 //! - repeated use `Σ q·u` (`u` the 'already used' tracer), summed per receiving unit;
 //! - the flow sums `Σ q·u`, `Σ q·c` ([`FlowSums`]);
+//! - the ledger's `q·Δt` (× `c`) into the receiver and out of the sender ([`book_link_flow`]);
 //!
 //! then, only in a step where some link leaks (one branch-free scan decides), a second pass
-//! over the links books the leaks: `Σ leak` and a leak's `leak·c` as its sender's exit. Then
-//! the ports (in port order, [`port_pass`]: exits and spill in m³ and g/h): all of them when a
-//! link leaks or a port spills, else only the exit ports, the only ones that book anything
-//! then. Then the units ([`account_units`]: each unit's pumping and repeated use of the step
-//! with its own terms). Then the ledger, in a pass of its own over the units
-//! ([`book_gathered`], `ledger/pass.rs`): each unit's in, out, removed, generated and storage
-//! terms gathered from its own link and port lists and judged in registers, instead of
-//! scattered by the link and port passes into arrays and read back. The unit pass books
+//! over the links books the leaks: `Σ leak`, a leak's `leak·c` as its sender's exit, and the
+//! ledger's `leak·Δt` (× `c`) removed from the sender ([`book_link_leak`]). Then the ports (in
+//! port order, [`port_pass`]: exits and spill in m³, g/h and g): all of them when a link leaks
+//! or a port spills, else only the exit ports, the only ones that book anything then. Then the
+//! units ([`account_units`]: each unit's pumping and repeated use of the step with its own
+//! terms; the ledger's unit terms from the sources and mixed volumes listed
+//! once per topology, [`book_units_listed`]; the judge, [`judge_step`]). The unit pass books
 //! heat, on-site generation and steam in loops of their own and skips each in a step where
 //! its values are all zero (most parks have no heat user, generator or steam system).
 //!
 //! The link and port passes read the port concentrations with the port stride and the tracer's
 //! place as constants of the species-count instantiation when the park has the usual layout
-//! (one tracer after the declared species); the index lists (exit ports, the ledger's per-unit
-//! lists) live in an [`AccountCache`], rebuilt when the topology's sizes change.
+//! (one tracer after the declared species); the index lists (exit ports, sources, mixed
+//! volumes) live in an [`AccountCache`], rebuilt when the topology's sizes change.
 //!
 //! **The same quantities as the separate passes, bit for bit except pumping.** Pumping is
 //! `e = (q + leak)·Δt·k` with the link's constant factors multiplied once (the separate passes
@@ -41,17 +41,16 @@
 //! their port terms in ascending port order, then their unit terms, which is the order of the
 //! separate passes (each was link loop, port loop, unit loop, and no accumulator is shared
 //! between two of them). The leak pass keeps this: the accumulators it adds to (`Σ leak`, the
-//! exits by leak) receive no flow term from the first link pass,
+//! exits by leak, the ledger's removed terms) receive no flow term from the first link pass,
 //! and it runs before the port pass. Skipped work adds only zeros: in a step without leaks
 //! every leak is ±0, and without leaks or spills a port that is not an exit books `x + 0·Δt`
 //! or nothing; adding ±0 leaves a total unchanged unless the total is −0, and none of these
 //! totals can be −0 (each starts at +0, and a sum of finite terms is −0 only if all are −0).
 //! Repeated use was summed per unit over [`Topology::links_into`], which is in ascending link
 //! order (`network.rs` sorts it), so a per-unit sum in link order, starting from zero like the
-//! old one, adds the same terms in the same order. The ledger's gathered pass keeps the
-//! reference's order for every unit term (its lists are ascending; `ledger/pass.rs`); only the
-//! park's species by exit kind are summed unit by unit. `tests/accounting.rs` replays a run
-//! through the separate passes and compares the totals.
+//! old one, adds the same terms in the same order; the ledger multiplies `q·Δt` then by `c`,
+//! the flow sums `q·c`, and both are kept. `tests/accounting.rs` replays a run through the
+//! separate passes and compares the totals.
 //!
 //! **Flow sums move from the Record phase to the Account phase.** The unit systems of the
 //! Account phase (which run before this pass) book energy, chemicals, money and products only;
@@ -61,9 +60,11 @@
 use crate::arith::{add_scaled, any};
 use crate::diagnostics::Diagnostics;
 use crate::events::ParkModifiers;
-use crate::ledger::{Ledger, LedgerPlan, book_gathered};
-use crate::network::PortRole;
+use crate::ledger::{
+    FlowTerms, Ledger, book_link_flow, book_link_leak, book_port, book_units_listed, judge_step,
+};
 use crate::network::Topology;
+use crate::network::{FlowKind, PortRole, QualityKind};
 use crate::record::{
     FlowSums, LinkTotals, StepPrices, Summary, SumsMut, UnitOutputs, UnitScratch, UnitTotals,
     account_port, account_units, book_link_totals,
@@ -137,6 +138,7 @@ fn fused<W: Width>(w: W, view: &StepView, books: &mut StepBooks) {
     let dt = clock.dt_h;
     let prices = StepPrices::new(view.factors, view.park, clock.step);
     let used = species.used_tracer();
+    let mut t = books.ledger.begin_step(nu, nc + 1);
     books.sums.prepare(nl, nu, nc);
     if books.reuse.len() != nu {
         books.reuse.clear();
@@ -145,6 +147,8 @@ fn fused<W: Width>(w: W, view: &StepView, books: &mut StepBooks) {
     // Every array is sliced once here, so the loops keep their addresses in registers.
     let reuse = &mut books.reuse[..nu];
     let mut sums = books.sums.slices();
+    let mut terms = t.flow_terms();
+    let by_exit = &mut books.ledger.species_by_exit[..nc];
     let summary = &mut *books.summary;
     let qport = &quality.port[..];
 
@@ -181,10 +185,12 @@ fn fused<W: Width>(w: W, view: &StepView, books: &mut StepBooks) {
                 reuse,
                 active,
                 &mut sums,
+                &mut terms,
             )
         } else {
             link_pass(
                 w, ns, used, dt, &links, qport, pumping, totals, sent, reuse, active, &mut sums,
+                &mut terms,
             )
         }
     };
@@ -197,6 +203,7 @@ fn fused<W: Width>(w: W, view: &StepView, books: &mut StepBooks) {
             let c = &qport[p * ns..p * ns + ns];
             let v = row.from as usize;
             sums.link_leak_exit(w, v, leak, c);
+            book_link_leak(w, &mut terms, by_exit, leak, dt, v, c);
         }
     }
     summary.pumping_kwh += park_electricity;
@@ -213,16 +220,17 @@ fn fused<W: Width>(w: W, view: &StepView, books: &mut StepBooks) {
     // Only exit ports, spills and leaks book anything per port. In a step without spill or
     // leak (most steps) every other port adds only zeros (`x + 0·Δt`, the same value: no
     // total here is ever −0), so the pass visits the exit ports alone, in port order.
-    let spill_or_leak = any_leak || any(port_spill, |x| x != 0.0);
-    if spill_or_leak {
+    if any_leak || any(port_spill, |x| x != 0.0) {
         let all = 0..np;
         port_pass::<W, false>(
-            w, all, ns, dt, any_leak, topo, flows, &ports, qport, units, &mut sums,
+            w, all, ns, dt, any_leak, topo, flows, &ports, qport, units, &mut sums, &mut terms,
+            by_exit,
         );
     } else {
         let exits = cache.exit_ports.iter().map(|&p| p as usize);
         port_pass::<W, true>(
-            w, exits, ns, dt, false, topo, flows, &ports, qport, units, &mut sums,
+            w, exits, ns, dt, false, topo, flows, &ports, qport, units, &mut sums, &mut terms,
+            by_exit,
         );
     }
     books.sums.steps += 1;
@@ -246,22 +254,30 @@ fn fused<W: Width>(w: W, view: &StepView, books: &mut StepBooks) {
         summary,
         Some(scratch),
     );
-    // The ledger: one pass over the units gathering each one's terms from lists compiled once
-    // per topology, judged in registers (`ledger/pass.rs`).
-    book_gathered(
-        w,
-        books.ledger,
-        &mut books.cache.ledger,
-        topo,
-        species,
-        view.inputs,
-        flows,
-        quality,
-        view.storage,
-        clock,
-        spill_or_leak,
-        books.diag,
-    );
+    let ledger = &mut *books.ledger;
+    let (sources, mixed) = (&cache.sources[..], &cache.mixed[..]);
+    let (inputs, storage) = (view.inputs, view.storage);
+    if ns == nc + 1 {
+        book_units_listed(
+            w,
+            nc + 1,
+            ledger,
+            &mut t,
+            topo,
+            inputs,
+            flows,
+            quality,
+            storage,
+            dt,
+            sources,
+            mixed,
+        );
+    } else {
+        book_units_listed(
+            w, ns, ledger, &mut t, topo, inputs, flows, quality, storage, dt, sources, mixed,
+        );
+    }
+    judge_step(w, ledger, t, topo, species, clock, books.diag);
 }
 
 /// Index lists compiled once per topology for the pass: rebuilt by [`AccountCache::compile`]
@@ -272,6 +288,10 @@ pub struct AccountCache {
     built_for: Option<(usize, usize, usize)>,
     /// Ports whose role is an exit, ascending.
     exit_ports: Vec<u32>,
+    /// Source units, ascending.
+    sources: Vec<u32>,
+    /// Units with a completely mixed volume, ascending.
+    mixed: Vec<u32>,
     /// Per link, in link order: what the link pass reads of the topology, in one row.
     links: Vec<LinkRow>,
     /// Scratch, per unit: the step's pumping `Σ e` over the links the unit sends by, kWh,
@@ -279,8 +299,6 @@ pub struct AccountCache {
     sent_kwh: Vec<f64>,
     /// Scratch, per link: the step's moving links, ascending (the link pass's list).
     active: Vec<u32>,
-    /// The ledger's lists (each unit's links and exit ports), compiled by the ledger itself.
-    ledger: LedgerPlan,
 }
 
 impl AccountCache {
@@ -290,6 +308,14 @@ impl AccountCache {
         if self.built_for == Some(sizes) {
             return;
         }
+        let units = |keep: &dyn Fn(usize) -> bool| {
+            (0..topo.n_units())
+                .filter(|&u| keep(u))
+                .map(|u| u as u32)
+                .collect()
+        };
+        self.sources = units(&|u| topo.unit_flow[u] == FlowKind::Source);
+        self.mixed = units(&|u| topo.unit_quality[u] == QualityKind::Mixed);
         self.exit_ports = (0..topo.n_ports())
             .filter(|&p| matches!(topo.port_role[p], PortRole::Exit(_)))
             .map(|p| p as u32)
@@ -337,7 +363,8 @@ struct LinkArrays<'a> {
 /// sending unit in `sent` (booked with the unit's own electricity by [`account_units`]: one
 /// add per link instead of three on the unit's totals) and over the park (returned); repeated
 /// use `q·u` (`u` the 'already used' tracer at `c[t]`, `t = used`) per receiving unit and per
-/// link, and the flow sums `Σ q·c`. `ns` is the port stride of `qport` (all species); called
+/// link, the flow sums `Σ q·c`, and the ledger's `q·Δt` (× `c`) into the receiver and out of
+/// the sender ([`book_link_flow`]). `ns` is the port stride of `qport` (all species); called
 /// with constants for the usual layout so that slicing a port's concentrations needs no
 /// run-time length.
 ///
@@ -345,7 +372,8 @@ struct LinkArrays<'a> {
 /// generated park's links are standby supplies that carry no water in most steps (1,402 links,
 /// 490 of them idle in every one of 720 steps, 164 in some). Such a link (`q = ±0`,
 /// `leak = ±0`) has `e = +0` and would add only zeros, which change no total here (none is −0:
-/// each starts at +0, and the running maximum keeps `m ≥ +0` against `q = ±0`). The moving links are listed in `active` (scratch of
+/// each starts at +0, and the running maximum keeps `m ≥ +0` against `q = ±0`), and the ledger
+/// skips it itself ([`book_link_flow`]). The moving links are listed in `active` (scratch of
 /// the link count) in ascending order, so every total receives the same terms in the same order
 /// as a pass over all links. A NaN flow counts as moving and is booked.
 #[expect(
@@ -366,6 +394,7 @@ fn link_pass<W: Width>(
     reuse: &mut [f64],
     active: &mut [u32],
     sums: &mut SumsMut,
+    terms: &mut FlowTerms,
 ) -> f64 {
     let nl = links.q.len();
     let nc = w.n();
@@ -392,7 +421,7 @@ fn link_pass<W: Width>(
     let mut park_electricity = 0.0;
     for &l in &active[..n] {
         let l = l as usize;
-        let (q, row) = (link_q[l], rows[l]);
+        let (q, leak, row) = (link_q[l], link_leak[l], rows[l]);
         let (v, u) = (row.from as usize, row.to as usize);
         let p = row.port as usize;
         let c = &qport[p * ns..p * ns + ns];
@@ -408,6 +437,7 @@ fn link_pass<W: Width>(
         }
         // The flow sums' `Σ q·c` (as `SumsMut::link_flow`, on the slice held for the loop).
         add_scaled(&mut link_species[l * nc..(l + 1) * nc], q, c);
+        book_link_flow(w, terms, q, leak, dt, v, u, c);
     }
     park_electricity
 }
@@ -421,12 +451,13 @@ struct PortArrays<'a> {
 }
 
 /// Each listed port's shares, in the order given (ascending): the unit's exits and spill in
-/// m³ ([`account_port`]) and the flow sums' exits and spill in g/h ([`SumsMut::port`]).
+/// m³ ([`account_port`]), the flow sums' exits and spill in g/h ([`SumsMut::port`]) and the
+/// ledger's removed terms and the park's exits by kind in g ([`book_port`]).
 ///
 /// With `EXITS_ONLY` (a step without leak or spill, the list holding the exit ports only), the
 /// spill is the constant 0 and a port without flow is skipped: it would add only zeros (`q·Δt`
-/// with `q = ±0` and a finite `Δt`, to totals that are never −0; the flow sums skip such a
-/// port themselves).
+/// with `q = ±0` and a finite `Δt`, to totals that are never −0; the flow sums and the ledger
+/// skip such a port themselves).
 #[expect(
     clippy::too_many_arguments,
     reason = "each array is an argument so the compiler knows they do not overlap"
@@ -444,6 +475,8 @@ fn port_pass<W: Width, const EXITS_ONLY: bool>(
     qport: &[f64],
     units: &mut [UnitTotals],
     sums: &mut SumsMut,
+    terms: &mut FlowTerms,
+    by_exit: &mut [[f64; 7]],
 ) {
     let nc = w.n();
     for p in list {
@@ -457,5 +490,6 @@ fn port_pass<W: Width, const EXITS_ONLY: bool>(
         let exits = &mut units[u].exits_m3;
         account_port(topo, flows, p, role, q, spill, any_leak, dt, exits);
         sums.port(w, u, role, q, spill, c);
+        book_port(w, terms, by_exit, role, q, spill, dt, u, c);
     }
 }

@@ -14,34 +14,23 @@
 //! the largest term (including the stored amounts) and the floor is 1e-9 m³ of water or 1e-6 g of a
 //! species per step; the relative residual reported is `|r| / max(scale, floor/1e-9)`.
 //!
-//! How a step is booked, two ways that compute the same terms:
-//!
-//! - **In a [`crate::sim::Simulation`]** (the fused accounting pass, [`crate::accounting`]): one
-//!   pass over the units (`ledger/pass.rs`, [`book_gathered`]) gathers each unit's terms from
-//!   lists compiled once per topology (its incoming links, its outgoing links, its exit ports)
-//!   and judges them in registers: nothing is written per balance and step; the run totals and
-//!   the park's terms are added in the same pass. Which unit is a kind's worst, and the
-//!   diagnostics, are looked for only in a step with a new worst or a violation, by gathering
-//!   every unit's terms again.
-//! - **The separate reference pass [`book_step`]** (used by `tests/accounting.rs`, the flat
-//!   kernel of `benches/` and the tests of the judge): the step's terms are struct-of-arrays
-//!   (entry `u·m + k`, `m` = 1 + declared species) filled by a pass over links
-//!   ([`book_link`]), one over ports ([`book_port`]) and one over units. The judge is then two
-//!   straight passes over the units, each keeping one register per balance kind (water and up
-//!   to seven species at once; more in blocks): the first ([`judge_units`]) computes every
-//!   residual, scale and relative residual and keeps the step's largest relative residual per
-//!   kind and whether any balance is a violation, writing nothing per balance; the second
-//!   ([`add_units`]) adds the step into the run totals, clears the summed terms so that the next
-//!   step starts from zeros without a clearing pass, and sums the park's terms. Which unit is
-//!   the step's worst is needed only when that worst beats the run's worst so far, and
-//!   diagnostics only in a step with a violation: only then is the step (its terms still
-//!   booked) scanned again ([`judge_all`], the diagnostics in unit and kind order,
-//!   [`worst_of_kind`]: the first in unit order among equal relative residuals, a NaN kept once
-//!   seen). The statistics are the same, bit for bit, as a full scan of every step.
-//!
-//! The two give the same unit and park terms, worsts, violations and diagnostics bit for bit
-//! (the gathered pass adds each term's parts in the reference's order; `tests/ledger_pass.rs`);
-//! only the park's species by exit kind may differ in the last bits (summed unit by unit).
+//! How a step is booked: the step's terms are struct-of-arrays (entry `u·m + k`, `m` = 1 +
+//! declared species) filled by a pass over links ([`book_link`]), one over ports
+//! ([`book_port`]) and one over units; in a [`crate::sim::Simulation`] the link and port passes
+//! are shared with the rest of the accounting ([`crate::accounting`]), which also books the
+//! leaks in a link pass of their own only when a link leaks and takes the unit terms from
+//! lists of sources and mixed volumes ([`book_units_listed`]). The judge is then two straight
+//! passes over the units, each keeping one register per balance kind (water and up to seven
+//! species at once; more in blocks): the first ([`judge_units`]) computes every residual,
+//! scale and relative residual and keeps the step's largest relative residual per kind and
+//! whether any balance is a violation, writing nothing per balance; the second ([`add_units`])
+//! adds the step into the run totals, clears the summed terms so that the next step starts from
+//! zeros without a clearing pass, and sums the park's terms. Which unit is the step's worst is
+//! needed only when that worst beats the run's worst so far, and diagnostics only in a step
+//! with a violation: only then is the step (its terms still booked) scanned again, by the
+//! former passes ([`judge_all`], the diagnostics in unit and kind order, [`worst_of_kind`]: the
+//! first in unit order among equal relative residuals, a NaN kept once seen). The statistics
+//! are the same, bit for bit, as a full scan of every step.
 
 use crate::arith::add_scaled;
 use crate::diagnostics::{DiagnosticKind, Diagnostics};
@@ -50,9 +39,6 @@ use crate::state::{Clock, Flows, Quality, Species, Storage, UnitInputs};
 use crate::width::Width;
 use bevy_ecs::resource::Resource;
 use serde::Serialize;
-
-mod pass;
-pub(crate) use pass::{LedgerPlan, book_gathered};
 
 /// Relative tolerance of the closure check.
 pub const RELATIVE_TOLERANCE: f64 = 1e-9;
@@ -617,6 +603,101 @@ pub(crate) fn book_port<W: Width>(
     }
 }
 
+/// The per-unit terms of [`finish_step`] (withdrawals, loads, reaction, solids, storage) for a
+/// pass that has the topology's `sources` and `mixed` volumes listed (ascending): a source's
+/// withdrawal `x = throughput·Δt` into its water term; per unit with throughput, per species,
+/// the load `g·x` (into generated, and the park's from-sources or loads), reaction
+/// `f_r·x·c_in` and solids `f_s·x·c_in` (into removed, the park's reacted and exits by
+/// solids); per mixed volume its storage change `V1 − V0`, `V1·C1 − V0·C0` and stored amount.
+/// The same operations as [`finish_step`]'s unit loop: every accumulator that more than one
+/// unit adds to (the park's) still receives its terms in unit order, and the water terms of
+/// sources and the storage terms receive one term each. `ns` is the species stride (all
+/// species, tracers included); called with a constant for the usual one-tracer layout.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the ledger reads every part of the step state"
+)]
+#[inline(always)]
+pub(crate) fn book_units_listed<W: Width>(
+    w: W,
+    ns: usize,
+    ledger: &mut Ledger,
+    t: &mut StepTerms,
+    topo: &Topology,
+    inputs: &UnitInputs,
+    flows: &Flows,
+    quality: &Quality,
+    storage: &Storage,
+    dt: f64,
+    sources: &[u32],
+    mixed: &[u32],
+) {
+    let nc = w.n();
+    let m = nc + 1;
+    let nu = topo.n_units();
+    let StepTerms {
+        generated,
+        removed,
+        storage_change,
+        stored,
+        ..
+    } = t;
+    let (generated, removed) = (&mut generated[..nu * m], &mut removed[..nu * m]);
+    let throughput = &flows.throughput[..nu];
+    let unit_flow = &topo.unit_flow[..nu];
+    let gen_all = &inputs.generated_g_per_m3[..nu * ns];
+    let rem_all = &inputs.removed_fraction[..nu * ns];
+    let sol_all = &inputs.solids_fraction[..nu * ns];
+    let inlet_all = &quality.inlet[..nu * ns];
+    let reacted = &mut ledger.species_reacted[..nc];
+    let by_exit = &mut ledger.species_by_exit[..nc];
+    let from_sources = &mut ledger.species_from_sources[..nc];
+    let loads = &mut ledger.species_loads[..nc];
+    for &u in sources {
+        let u = u as usize;
+        generated[u * m] += throughput[u] * dt;
+    }
+    for u in 0..nu {
+        let x = throughput[u] * dt;
+        if x == 0.0 {
+            continue;
+        }
+        let park = if unit_flow[u] == FlowKind::Source {
+            &mut *from_sources
+        } else {
+            &mut *loads
+        };
+        let i = u * m;
+        species_terms(
+            x,
+            &gen_all[u * ns..u * ns + nc],
+            &rem_all[u * ns..u * ns + nc],
+            &sol_all[u * ns..u * ns + nc],
+            &inlet_all[u * ns..u * ns + nc],
+            &mut generated[i + 1..i + 1 + nc],
+            &mut removed[i + 1..i + 1 + nc],
+            reacted,
+            by_exit,
+            park,
+        );
+    }
+    let (storage_change, stored) = (&mut storage_change[..nu * m], &mut stored[..nu * m]);
+    let (volume, volume_end) = (&storage.volume[..nu], &storage.volume_end[..nu]);
+    let (conc, conc_end) = (&storage.conc[..nu * ns], &storage.conc_end[..nu * ns]);
+    for &u in mixed {
+        let u = u as usize;
+        let i = u * m;
+        storage_terms(
+            volume[u],
+            volume_end[u],
+            &conc[u * ns..u * ns + nc],
+            &conc_end[u * ns..u * ns + nc],
+            &mut storage_change[i..i + 1 + nc],
+            &mut stored[i..i + 1 + nc],
+        );
+    }
+}
+
 /// One unit's species terms for `x` m³ through it in the step, per species `s`: the load
 /// `g_s·x` into `gen_u` and the park's `park` (from sources, or loads), reaction
 /// `r = f_r,s·x·c_in,s` and solids `f_s,s·x·c_in,s` into `rem_u`, the reaction into the park's
@@ -865,41 +946,7 @@ pub(crate) fn judge_step<W: Width>(
         &mut park_v[..m],
         &mut park_stored[..m],
     );
-    judge_park(
-        ledger,
-        topo,
-        species,
-        step,
-        diag,
-        &worst_v[..m],
-        &park_v[..m],
-        &park_stored[..m],
-    );
-    t.park = park_v;
-    t.park_stored = park_stored;
-    t.worst = worst_v;
-    ledger.step = t;
-}
-
-/// The end of a step's judge, once the step's worst per balance kind (`worst[k]`: relative,
-/// absolute residual, unit; `usize::MAX` when not looked for) and the park's terms per kind
-/// (`park`, with its stored amounts `park_stored`) are known: each worst is offered to the
-/// run's ([`note`]), then the park's balance of each kind is judged (a violation counted and
-/// reported), offered to the run's worst and added to the park's run totals.
-#[expect(
-    clippy::too_many_arguments,
-    reason = "the step's results and where they go"
-)]
-fn judge_park(
-    ledger: &mut Ledger,
-    topo: &Topology,
-    species: &Species,
-    step: usize,
-    diag: &mut Diagnostics,
-    worst: &[(f64, f64, usize)],
-    park: &[Terms],
-    park_stored: &[f64],
-) {
+    let (park, worst) = (&park_v[..m], &worst_v[..m]);
     for (k, &(rel, r, u)) in worst.iter().enumerate() {
         if u == usize::MAX {
             continue;
@@ -929,6 +976,10 @@ fn judge_park(
             ledger.park_species[k - 1].add(terms);
         }
     }
+    t.park = park_v;
+    t.park_stored = park_stored;
+    t.worst = worst_v;
+    ledger.step = t;
 }
 
 /// Every balance's residual `r` (into `residual`) and relative residual
@@ -1010,51 +1061,36 @@ fn diagnose(
                 stored[i],
             );
             if violates(r, scale, floor[i]) {
-                report_violation(ledger, topo, species, step, diag, u, k, r);
+                ledger.violations += 1;
+                diag.push(
+                    DiagnosticKind::ClosureViolation,
+                    step,
+                    Some(&topo.unit_id[u]),
+                    || {
+                        if k == 0 {
+                            format!("water balance of {} off by {r:.3e} m³", topo.unit_id[u])
+                        } else {
+                            format!(
+                                "{} balance of {} off by {r:.3e} g",
+                                species.names[k - 1],
+                                topo.unit_id[u]
+                            )
+                        }
+                    },
+                );
             }
         }
     }
-}
-
-/// Counts and reports a violation of unit `u`'s balance of kind `k` (residual `r`) in `step`.
-#[expect(
-    clippy::too_many_arguments,
-    reason = "the balance and where its report goes"
-)]
-#[cold]
-fn report_violation(
-    ledger: &mut Ledger,
-    topo: &Topology,
-    species: &Species,
-    step: usize,
-    diag: &mut Diagnostics,
-    u: usize,
-    k: usize,
-    r: f64,
-) {
-    ledger.violations += 1;
-    diag.push(
-        DiagnosticKind::ClosureViolation,
-        step,
-        Some(&topo.unit_id[u]),
-        || {
-            if k == 0 {
-                format!("water balance of {} off by {r:.3e} m³", topo.unit_id[u])
-            } else {
-                format!(
-                    "{} balance of {} off by {r:.3e} g",
-                    species.names[k - 1],
-                    topo.unit_id[u]
-                )
-            }
-        },
-    );
 }
 
 /// For balance kind `k` (of `m` per unit), from the residuals and relative residuals
 /// [`judge_all`] wrote: the step's worst balance `(relative, r, unit)`, the first in unit order
 /// with the largest relative residual, or the first NaN (`usize::MAX` as unit when there are no
 /// units).
+#[expect(
+    clippy::neg_cmp_op_on_partial_ord,
+    reason = "`!(rk <= worst)` is also true for a NaN: one cheap test lets a new worst and a NaN in"
+)]
 #[inline(never)]
 fn worst_of_kind(k: usize, m: usize, residual: &[f64], rel: &[f64]) -> (f64, f64, usize) {
     // A relative residual is never below zero, so the first balance always enters the
@@ -1065,28 +1101,16 @@ fn worst_of_kind(k: usize, m: usize, residual: &[f64], rel: &[f64]) -> (f64, f64
     let mut i = k;
     let mut u = 0;
     while i < n {
-        consider(&mut worst, rel[i], residual[i], u);
+        let rk = rel[i];
+        if !(rk <= worst.0)
+            && (worst.2 == usize::MAX || rk > worst.0 || (rk.is_nan() && !worst.0.is_nan()))
+        {
+            worst = (rk, residual[i], u);
+        }
         i += m;
         u += 1;
     }
     worst
-}
-
-/// Offers balance `(rel, r)` of unit `u` to a step's worst of its kind, `worst` (relative,
-/// absolute residual, unit; `usize::MAX` while empty): taken when it is the first, when its
-/// relative residual is larger, or when it is the first NaN. Offered in unit order, this keeps
-/// the first unit among equal relative residuals and a NaN once seen.
-#[expect(
-    clippy::neg_cmp_op_on_partial_ord,
-    reason = "`!(rel <= worst)` is also true for a NaN: one cheap test lets a new worst and a NaN in"
-)]
-#[inline(always)]
-fn consider(worst: &mut (f64, f64, usize), rel: f64, r: f64, u: usize) {
-    if !(rel <= worst.0)
-        && (worst.2 == usize::MAX || rel > worst.0 || (rel.is_nan() && !worst.0.is_nan()))
-    {
-        *worst = (rel, r, u);
-    }
 }
 
 /// Balance kinds per unit that the judge's passes keep in registers at once: water and up to
@@ -1127,6 +1151,10 @@ fn kind_blocks(m: usize, mut pass: impl FnMut(usize, usize)) {
     clippy::too_many_arguments,
     reason = "each array is an argument so the compiler knows they do not overlap"
 )]
+#[expect(
+    clippy::neg_cmp_op_on_partial_ord,
+    reason = "`!(|r| <= limit)` is also true for a NaN residual, which is a violation"
+)]
 #[inline(never)]
 fn judge_units<W: Width>(
     w: W,
@@ -1161,32 +1189,17 @@ fn judge_units<W: Width>(
             let (a, b, g) = (&a[k0..k0 + width], &b[k0..k0 + width], &g[k0..k0 + width]);
             let (x, d, s) = (&x[k0..k0 + width], &d[k0..k0 + width], &s[k0..k0 + width]);
             for k in 0..width {
-                let terms = [a[k], b[k], g[k], x[k], d[k], s[k]];
-                judge_balance(terms, den[k], floor[k], &mut most[k], &mut bad[k]);
+                let (r, scale) = residual_and_scale(a[k], b[k], g[k], x[k], d[k], s[k]);
+                let rel = r.abs() / fast_max(scale, den[k]);
+                let limit = fast_min(RELATIVE_TOLERANCE * scale + floor[k], f64::MAX);
+                bad[k] |= !(r.abs() <= limit);
+                most[k] = fast_max(most[k], rel);
             }
         }
         max_rel[k0..k0 + width].copy_from_slice(&most[..width]);
         any_bad |= bad.iter().any(|&b| b);
     });
     any_bad
-}
-
-/// One balance's share of a judge pass, from its terms `[in, out, generated, removed,
-/// Δstorage, stored]`, the least denominator `den = floor/1e-9` and the floor of its kind:
-/// its relative residual `|r| / max(scale, den)` raises `most` (the kind's largest so far),
-/// and a violation sets `bad` ([`judge_units`] says how the verdict is tested).
-#[expect(
-    clippy::neg_cmp_op_on_partial_ord,
-    reason = "`!(|r| <= limit)` is also true for a NaN residual, which is a violation"
-)]
-#[inline(always)]
-fn judge_balance(terms: [f64; 6], den: f64, floor: f64, most: &mut f64, bad: &mut bool) {
-    let [a, b, g, x, d, s] = terms;
-    let (r, scale) = residual_and_scale(a, b, g, x, d, s);
-    let rel = r.abs() / fast_max(scale, den);
-    let limit = fast_min(RELATIVE_TOLERANCE * scale + floor, f64::MAX);
-    *bad |= !(r.abs() <= limit);
-    *most = fast_max(*most, rel);
 }
 
 /// The park's sums over the units of a block of balance kinds, per kind: generated, removed,
