@@ -177,6 +177,27 @@ fn bad_time_axis() {
     );
 }
 
+/// A step shorter than one second is refused by name, whatever its size: a denormal step
+/// (`1e-320` h, which a fuzz run found) used to validate and turn every balance NaN, since
+/// `1/Δt` overflows to infinity. A step of one second (0.00027778 h) is accepted.
+#[test]
+fn a_step_shorter_than_a_second_is_refused() {
+    for dt in ["1e-320", "1e-300", "0.0002"] {
+        let e = error_of(&GOOD.replace(
+            "time: (steps: 24)",
+            &format!("time: (step_h: {dt}, steps: 24)"),
+        ));
+        assert!(
+            e.contains("time.step_h") && e.contains("shorter than one second"),
+            "{dt}: {e}"
+        );
+    }
+    let one_second = GOOD.replace("time: (steps: 24)", "time: (step_h: 0.00027778, steps: 24)");
+    let file =
+        parktwin::parks::load::from_str(&one_second, std::path::Path::new("park.ron")).unwrap();
+    assert!(parktwin::parks::validate::validate(&file).is_ok());
+}
+
 /// No input makes the loader panic: a sample of mangled files.
 #[test]
 fn mangled_inputs_do_not_panic() {

@@ -227,6 +227,23 @@ fn seeds_are_what_they_claim() {
     assert_eq!(harness::scenario_text(SCENARIO_SEEDS[6], &park), 0);
 }
 
+/// A case the fuzzer found: the tour park with its `step_h` replaced by the denormal `1e-320`
+/// validated, and every balance turned NaN (`1/Δt` overflows), 434 closure violations without a
+/// `non_finite` diagnostic. A step shorter than one second is now refused, so it never runs.
+#[test]
+fn a_denormal_step_is_refused() {
+    let text = mutate(
+        PARK_SEEDS[2],
+        PARK_SEEDS[0],
+        &[Edit::Number(16535293492084179965, 6)],
+    );
+    assert!(text.contains("step_h: 1e-320"), "the edit hits step_h");
+    assert!(
+        !harness::short_run(&text),
+        "a 1e-320 h step must not validate"
+    );
+}
+
 /// A case the fuzzer found: the tour park with no city water and a 4·10⁹ m³ cooling-tower
 /// basin at 2,000 mg/L (8·10¹² g of TDS stored). Each unit's storage change `V1·C1 − V0·C0`
 /// is rounded at that scale (about 10⁻³ g), and the park's balance used to be judged

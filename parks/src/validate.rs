@@ -28,6 +28,9 @@ pub const MAX_STEPS: usize = crate::limits::DEFAULT_MAX_STEPS;
 /// Largest magnitude accepted for any flow, volume or concentration (anything above is a typo).
 pub const MAX_MAGNITUDE: f64 = 1e12;
 
+/// The shortest time step accepted, hours: one second.
+pub const MIN_STEP_H: f64 = 1.0 / 3600.0;
+
 /// What a report needs to know about a unit beyond the engine's view.
 #[derive(Clone, Debug)]
 pub struct UnitMeta {
@@ -257,6 +260,19 @@ pub fn validate(file: &ParkFile) -> Result<ValidPark, LoadError> {
         );
     }
     let dt = c.num("time", None, "step_h", park.time.step_h, 0.0, true, 744.0);
+    // A step shorter than a second describes no park water system, and one near the smallest
+    // normal double (1e-308) breaks the arithmetic itself: `1/Δt` overflows to infinity and the
+    // balances turn NaN (a fuzz case, `step_h: 1e-320`, did exactly that).
+    if dt.is_finite() && dt > 0.0 && dt < MIN_STEP_H {
+        c.err(
+            "time.step_h".into(),
+            None,
+            format!(
+                "{} h is shorter than one second (1/3600 h), the shortest step accepted",
+                fmt_num(dt)
+            ),
+        );
+    }
     let max_steps = crate::limits::current().max_steps;
     if park.time.steps == 0 || park.time.steps > max_steps {
         c.err(
