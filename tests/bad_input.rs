@@ -198,6 +198,26 @@ fn a_step_shorter_than_a_second_is_refused() {
     assert!(parktwin::parks::validate::validate(&file).is_ok());
 }
 
+/// A nonzero number below 1e-30 in magnitude is refused by name, as a field and inside a driver
+/// series: a fuzz case, `water_m3_per_unit: 1e-320` (subnormal), validated and drove a cooling
+/// tower's concentrations to NaN. Zero itself stays valid.
+#[test]
+fn a_vanishing_number_is_refused() {
+    let field = GOOD.replace("water_m3_per_unit: 10.0", "water_m3_per_unit: 1e-320");
+    let e = error_of(&field);
+    assert!(
+        e.contains("\"p\".water_m3_per_unit") && e.contains("too small"),
+        "{e}"
+    );
+    let driver = GOOD.replace("Const(1.0)", "Const(1e-31)");
+    let e = error_of(&driver);
+    assert!(
+        e.contains("\"p\".production_per_h") && e.contains("too small"),
+        "{e}"
+    );
+    crate::common::run_text(&GOOD.replace("Const(1.0)", "Const(1e-30)"), false);
+}
+
 /// No input makes the loader panic: a sample of mangled files.
 #[test]
 fn mangled_inputs_do_not_panic() {

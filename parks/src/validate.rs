@@ -27,6 +27,10 @@ mod physics;
 pub const MAX_STEPS: usize = crate::limits::DEFAULT_MAX_STEPS;
 /// Largest magnitude accepted for any flow, volume or concentration (anything above is a typo).
 pub const MAX_MAGNITUDE: f64 = 1e12;
+/// Smallest nonzero magnitude accepted for any number: anything below is a typo, and products
+/// of such values underflow to subnormal numbers, where the arithmetic loses its precision (a
+/// fuzz case, `water_m3_per_unit: 1e-320`, drove a tower's concentrations to NaN that way).
+pub const MIN_MAGNITUDE: f64 = 1e-30;
 
 /// The shortest time step accepted, hours: one second.
 pub const MIN_STEP_H: f64 = 1.0 / 3600.0;
@@ -142,6 +146,9 @@ impl Checker<'_> {
         hi: f64,
     ) -> f64 {
         let ok = v.is_finite() && (if lo_open { v > lo } else { v >= lo }) && v <= hi;
+        if ok && v != 0.0 && v.abs() < MIN_MAGNITUDE {
+            self.err(format!("{it}.{field}"), line, too_small(v));
+        }
         if !ok {
             let lo_s = if lo_open {
                 format!("above {lo}")
@@ -212,6 +219,9 @@ impl Checker<'_> {
         match to_series(d, axis, &dir, &mut self.csv) {
             Ok(s) => {
                 let (min, max) = s.range();
+                if let Some(v) = smallest_nonzero(&s).filter(|v| v.abs() < MIN_MAGNITUDE) {
+                    self.err(format!("{it}.{field}"), line, too_small(v));
+                }
                 if min < lo || max > hi {
                     let bound = if min < lo { min } else { max };
                     self.err(
@@ -233,6 +243,27 @@ impl Checker<'_> {
             }
         }
     }
+}
+
+/// The message for a nonzero value below [`MIN_MAGNITUDE`].
+fn too_small(v: f64) -> String {
+    format!(
+        "{} is too small: a nonzero value must be at least {MIN_MAGNITUDE:e} in magnitude (write 0 for nothing)",
+        fmt_num(v)
+    )
+}
+
+/// The nonzero value of smallest magnitude in a series, if it has one.
+fn smallest_nonzero(s: &Series) -> Option<f64> {
+    let values = match s {
+        Series::Const(v) => std::slice::from_ref(v),
+        Series::Values(v) => &v[..],
+    };
+    values
+        .iter()
+        .copied()
+        .filter(|&x| x != 0.0)
+        .min_by(|a, b| a.abs().total_cmp(&b.abs()))
 }
 
 /// Validates a parsed park and resolves it into engine terms.
