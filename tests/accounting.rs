@@ -10,7 +10,7 @@
 //! [`json_differences`]): about 4,500 roundings of 1.1e-16 each for a run total of 200 steps,
 //! so a wrong term, sign or missed step (an error of order 1/steps or larger) cannot pass.
 
-use crate::common::{assert_json_close, json_differences};
+use crate::common::{assert_json_close, generated_with_leak, json_differences};
 use parktwin::engine::diagnostics::{DiagnosticKind, Diagnostics};
 use parktwin::engine::events::ParkModifiers;
 use parktwin::engine::ledger::{Ledger, book_step};
@@ -22,9 +22,7 @@ use parktwin::engine::state::{
     Clock, Energy, Factors, Flows, Quality, Species, Storage, UnitInputs,
 };
 use parktwin::parks::build::{BuildOptions, build};
-use parktwin::parks::generate::{GenerateOptions, generate, to_ron};
-use parktwin::parks::load::{from_path, from_str};
-use parktwin::parks::schema::EventSpec;
+use parktwin::parks::load::from_path;
 use parktwin::parks::validate::{ValidPark, validate};
 use std::path::Path;
 
@@ -33,27 +31,6 @@ fn bundled(name: &str) -> ValidPark {
         .join("scenarios")
         .join(name);
     validate(&from_path(&path).expect("bundled park loads")).expect("bundled park is valid")
-}
-
-/// A generated park of `enterprises` enterprises over `steps` hours, with a 5 m³/h leak on its
-/// fourth link from hour 10 to hour 40 (so the leak terms of every pass are exercised).
-fn generated_with_leak(enterprises: usize, steps: usize) -> ValidPark {
-    let mut park = generate(&GenerateOptions {
-        enterprises,
-        seed: 5,
-        steps,
-    });
-    let l = &park.links[3];
-    let link =
-        l.id.clone()
-            .unwrap_or_else(|| format!("{}->{}", l.from, l.to));
-    park.events.push(EventSpec::Leak {
-        link,
-        m3_per_h: 5.0,
-        from_h: 10.0,
-        to_h: 40.0,
-    });
-    validate(&from_str(&to_ron(&park), Path::new("generated.ron")).expect("parses")).expect("valid")
 }
 
 /// What the separate passes book, replayed step by step on the ECS run's state, and the ECS

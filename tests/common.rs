@@ -185,6 +185,27 @@ pub struct Frame {
     pub clock: Clock,
 }
 
+/// A generated park of `enterprises` enterprises over `steps` hours (seed 5), with a 5 m³/h leak
+/// on its fourth link from hour 10 to hour 40 (so the leak terms of every pass are exercised).
+pub fn generated_with_leak(enterprises: usize, steps: usize) -> ValidPark {
+    let mut park = generate(&GenerateOptions {
+        enterprises,
+        seed: 5,
+        steps,
+    });
+    let l = &park.links[3];
+    let link =
+        l.id.clone()
+            .unwrap_or_else(|| format!("{}->{}", l.from, l.to));
+    park.events.push(parktwin::parks::schema::EventSpec::Leak {
+        link,
+        m3_per_h: 5.0,
+        from_h: 10.0,
+        to_h: 40.0,
+    });
+    validate(&from_str(&to_ron(&park), Path::new("generated.ron")).expect("parses")).expect("valid")
+}
+
 /// The [`Frame`] of `park` after `steps` steps of its ECS run.
 pub fn frame(park: ValidPark, steps: usize) -> Frame {
     let mut built = build(park, BuildOptions::default()).expect("builds");

@@ -7,13 +7,12 @@
 //! so far, and the derived totals (a link's pumping from `Σ q` and `Σ leak`, a unit's repeated
 //! use from its incoming links' `Σ q·u`) equal the per-step values summed, to a stated tolerance.
 
+use crate::common::generated_with_leak;
 use parktwin::engine::network::Topology;
 use parktwin::engine::record::Summary;
 use parktwin::engine::state::{Clock, Energy, Flows, Species};
 use parktwin::parks::build::{BuildOptions, BuiltPark, build};
-use parktwin::parks::generate::{GenerateOptions, generate, to_ron};
-use parktwin::parks::load::{from_path, from_str};
-use parktwin::parks::schema::EventSpec;
+use parktwin::parks::load::from_path;
 use parktwin::parks::validate::{ValidPark, validate};
 use std::path::Path;
 
@@ -29,27 +28,6 @@ fn close(a: f64, b: f64) -> bool {
 fn demo() -> ValidPark {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/demo_park.ron");
     validate(&from_path(&path).expect("demo park loads")).expect("valid")
-}
-
-/// A generated park of 3 enterprises with a 5 m³/h leak on its fourth link from hour 10 to 40
-/// (so a link's pumping includes its leak and the flow sums' `Σ leak` is exercised).
-fn generated_with_leak(steps: usize) -> ValidPark {
-    let mut park = generate(&GenerateOptions {
-        enterprises: 3,
-        seed: 5,
-        steps,
-    });
-    let l = &park.links[3];
-    let link =
-        l.id.clone()
-            .unwrap_or_else(|| format!("{}->{}", l.from, l.to));
-    park.events.push(EventSpec::Leak {
-        link,
-        m3_per_h: 5.0,
-        from_h: 10.0,
-        to_h: 40.0,
-    });
-    validate(&from_str(&to_ron(&park), Path::new("generated.ron")).expect("parses")).expect("valid")
 }
 
 fn built(park: &ValidPark) -> BuiltPark {
@@ -87,7 +65,7 @@ fn a_summary_synced_every_step_equals_one_synced_at_the_end_on_the_demo_park() {
 
 #[test]
 fn a_summary_synced_every_step_equals_one_synced_at_the_end_with_a_leak() {
-    assert_sync_frequency_does_not_matter(&generated_with_leak(60), 60);
+    assert_sync_frequency_does_not_matter(&generated_with_leak(3, 60), 60);
 }
 
 /// After `advance` the summary's unit totals are those of the last sync (stale by design), and
@@ -134,7 +112,7 @@ fn sync_brings_the_summary_to_the_steps_computed() {
 #[test]
 fn derived_link_totals_equal_the_per_step_values_summed() {
     let steps = 60;
-    let mut b = built(&generated_with_leak(steps));
+    let mut b = built(&generated_with_leak(3, steps));
     let nl = b.sim.resource::<Topology>().n_links();
     let dt = b.sim.resource::<Clock>().dt_h;
     let (mut pumping, mut volume, mut max) = (vec![0.0; nl], vec![0.0; nl], vec![0.0f64; nl]);
