@@ -898,6 +898,18 @@ fn write_ports<W: Width, R: Width>(
     );
 }
 
+/// Species `s`'s `(τ, λ)` in a port row as [`Transfer::rows`] gives it: from the declared
+/// species' pair for `s < nc`, from the tracers' pair for the rest.
+#[inline(always)]
+fn species_transfer(row: &[&[f64]; 4], s: usize, nc: usize) -> (f64, f64) {
+    let [dt, dl, tt, tl] = row;
+    if s < nc {
+        (dt[s], dl[s])
+    } else {
+        (tt[s], tl[s])
+    }
+}
+
 /// `out_p = τ_p·c + λ_p` for each row `p` of `ns` species, `τ, λ` from `rows` as
 /// [`Transfer::rows`] gives them.
 ///
@@ -919,13 +931,9 @@ fn affine_rows<W: Width, R: Width>(w: W, nc: R, out: &mut [f64], rows: [&[f64]; 
     while b + ns <= len {
         let r = b..b + ns;
         let o = &mut out[r.clone()];
-        let (dt, dl, tt, tl) = (&dt[r.clone()], &dl[r.clone()], &tt[r.clone()], &tl[r]);
+        let row = [&dt[r.clone()], &dl[r.clone()], &tt[r.clone()], &tl[r]];
         for s in 0..ns {
-            let (tau, lambda) = if s < nc {
-                (dt[s], dl[s])
-            } else {
-                (tt[s], tl[s])
-            };
+            let (tau, lambda) = species_transfer(&row, s, nc);
             o[s] = tau * c[s] + lambda;
         }
         b += ns;
@@ -959,13 +967,9 @@ fn add_through<W: Width, R: Width, C: Width>(
     let a = &mut a[..ns];
     let (a_v, b_v) = src.split_at(ns);
     let (a_v, b_v, b) = (&a_v[..ns], &b_v[..k * ns], &mut b[..k * ns]);
-    let [dt, dl, tt, tl] = row.map(|r| &r[..ns]);
+    let row = row.map(|r| &r[..ns]);
     for s in 0..ns {
-        let (tau, lambda) = if s < nc {
-            (dt[s], dl[s])
-        } else {
-            (tt[s], tl[s])
-        };
+        let (tau, lambda) = species_transfer(&row, s, nc);
         let qt = q * tau;
         a[s] += qt * a_v[s] + q * lambda;
         for m in 0..k {
