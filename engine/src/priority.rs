@@ -310,19 +310,24 @@ impl Tables {
                 in_loop[u as usize] = true;
             }
         }
+        // Per unit: how many supply ports it has (a tank's or supplier's single supply port
+        // can be booked from its `supply_used`).
+        let n_supply: Vec<usize> = (0..topo.n_units())
+            .map(|u| {
+                topo.ports_of(u)
+                    .filter(|&p| topo.port_role[p] == PortRole::Supply)
+                    .count()
+            })
+            .collect();
         let mut outs = vec![[0u32; 4]; topo.n_units()];
         for &u in &topo.flow_order {
             let u = u as usize;
             let kind = topo.unit_flow[u];
             let o0 = t.outs.len();
-            let supply_ports = topo
-                .ports_of(u)
-                .filter(|&p| topo.port_role[p] == PortRole::Supply)
-                .count();
             let mut overflow = false;
             for p in topo.ports_of(u) {
                 let role = match (kind, topo.port_role[p]) {
-                    (FlowKind::Tank, PortRole::Supply) if supply_ports == 1 && !in_loop[u] => {
+                    (FlowKind::Tank, PortRole::Supply) if n_supply[u] == 1 && !in_loop[u] => {
                         Out::Used
                     }
                     (FlowKind::Tank, PortRole::Supply) => Out::Supply,
@@ -402,15 +407,11 @@ impl Tables {
         for p in 0..topo.n_ports() {
             if topo.port_role[p] == PortRole::Supply {
                 let u = topo.port_unit[p];
-                let ports = topo
-                    .ports_of(u as usize)
-                    .filter(|&q| topo.port_role[q] == PortRole::Supply)
-                    .count();
                 t.supply_ports.push(SupplyPort {
                     port: p as u32,
                     unit: u,
                     source: topo.unit_flow[u as usize] == FlowKind::Source,
-                    used: ports == 1 && t.suppliers.binary_search(&u).is_ok(),
+                    used: n_supply[u as usize] == 1 && t.suppliers.binary_search(&u).is_ok(),
                     links: [t.route_start[p], t.route_start[p + 1]],
                 });
             }
