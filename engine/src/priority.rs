@@ -50,6 +50,7 @@
 //! the same values as a walk in port order over zeroed arrays; only the supply ports' booking
 //! sums its terms in another order (see [`Priority::book_supply_ports`]).
 
+use crate::arith::any_finite;
 use crate::diagnostics::Diagnostics;
 use crate::flow::{AllocationContext, CouplingStrategy, loop_converged, report_non_convergence};
 use crate::network::{Component, FlowKind, PortRole, Topology};
@@ -1181,14 +1182,6 @@ fn link_leak<const LEAKS: bool>(l: usize, a: &Step<'_>) -> f64 {
     if LEAKS { a.link_leak[l] } else { 0.0 }
 }
 
-/// `true` when some value is finite. A value is finite exactly when its exponent bits are not
-/// all ones (infinities and NaNs have all ones), so none is finite exactly when the AND of all
-/// bit patterns still has every exponent bit set: one AND per value, which vectorises.
-fn any_finite(v: &[f64]) -> bool {
-    const EXP: u64 = 0x7ff0_0000_0000_0000;
-    v.iter().fold(EXP, |acc, x| acc & x.to_bits()) & EXP != EXP
-}
-
 /// `true` when every value is `+0.0` bit for bit (an OR of the bit patterns, which vectorises;
 /// `−0.0` counts as a leak, so the leak-free visit sees exactly the values it assumes).
 fn no_leaks(v: &[f64]) -> bool {
@@ -1218,35 +1211,5 @@ impl CouplingStrategy for Priority {
         self.tables.program = program;
         self.supply_used = supply_used;
         self.book_supply_ports(flows);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::any_finite;
-
-    /// `any_finite` is `any(is_finite)`: on every mix of finite values (zeros of both signs,
-    /// subnormals, the largest finite), infinities and NaNs (quiet, signalling, negative).
-    #[test]
-    fn any_finite_is_is_finite() {
-        let special = [
-            f64::INFINITY,
-            f64::NEG_INFINITY,
-            f64::NAN,
-            -f64::NAN,
-            f64::from_bits(0x7ff0_0000_0000_0001),
-        ];
-        let finite = [0.0, -0.0, 1e-310, -f64::MAX, f64::MAX, 3.5, -1.0];
-        for n in 0..=9 {
-            let nonfinite: Vec<f64> = (0..n).map(|i| special[i % special.len()]).collect();
-            assert!(!any_finite(&nonfinite), "{nonfinite:?}");
-            for &x in &finite {
-                for at in 0..=n {
-                    let mut v = nonfinite.clone();
-                    v.insert(at, x);
-                    assert!(any_finite(&v), "{v:?}");
-                }
-            }
-        }
     }
 }

@@ -8,7 +8,7 @@
 //! emissions as booked by the units. Cost: electricity and heat at their prices, chemicals,
 //! and water charges booked by the units (purchase, discharge fees).
 
-use crate::arith::{add_scaled, any};
+use crate::arith::{add_into, add_scaled, all_zero, any};
 use crate::network::{ExitKind, PortRole, Topology};
 use crate::state::{Clock, Energy, Factors, Flows, Quality, Species, Storage};
 use bevy_ecs::resource::Resource;
@@ -650,31 +650,6 @@ pub(crate) fn account_units(
     summary.carbon.electricity += import * grid;
     summary.cost.electricity += import * price;
     summary.steps += 1;
-}
-
-/// Whether every value of every column is ±0 (a NaN is not): the bits of all values or-ed
-/// with the sign bit shifted out, branch-free over the units so the scan vectorises (one pass
-/// instead of one per column).
-#[inline(always)]
-fn all_zero<const N: usize>(cols: [&[f64]; N]) -> bool {
-    let n = cols[0].len();
-    let cols = cols.map(|c| &c[..n]);
-    let mut acc = 0u64;
-    for u in 0..n {
-        for c in &cols {
-            acc |= c[u].to_bits();
-        }
-    }
-    acc << 1 == 0
-}
-
-/// `dst[u] += v[u]` for every unit (a column of [`RunColumns`]).
-#[inline(always)]
-fn add_into(dst: &mut [f64], v: &[f64]) {
-    let dst = &mut dst[..v.len()];
-    for (d, &x) in dst.iter_mut().zip(v) {
-        *d += x;
-    }
 }
 
 /// `field(u) += v[u]` for every unit, in unit order; returns `Σ v` (from zero, in unit order).
