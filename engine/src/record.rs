@@ -423,21 +423,14 @@ pub(crate) fn account_link(
 ) -> f64 {
     let e = pumping_kwh(q + leak, head, eta, dt);
     *pumping = e;
-    book_link_totals(t, q, dt, e);
+    t.volume_m3 += q * dt;
+    t.max_flow_m3_per_h = running_max(t.max_flow_m3_per_h, q);
+    t.pumping_kwh += e;
     // Pumping is charged to the unit that sends the water.
     ut.electricity_kwh += e;
     ut.carbon.electricity += e * prices.grid;
     ut.cost.electricity += e * prices.price;
     e
-}
-
-/// A link's run totals of a step carrying `q` m³/h over `dt` h with pumping `e` kWh: volume
-/// `q·Δt`, the running maximum of `q` and pumping.
-#[inline(always)]
-pub(crate) fn book_link_totals(t: &mut LinkTotals, q: f64, dt: f64, e: f64) {
-    t.volume_m3 += q * dt;
-    t.max_flow_m3_per_h = running_max(t.max_flow_m3_per_h, q);
-    t.pumping_kwh += e;
 }
 
 /// `max(m, q)` for a link's running maximum flow `m`, which starts at +0 and is only ever
