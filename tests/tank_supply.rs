@@ -7,7 +7,7 @@
 //! orders; rounding is ~1e-16 of the largest term), on parks with tanks as they are and with
 //! leaks, offline units and short supplies, and on parks with inlet limits.
 
-use crate::common::{allocate, bundled, frame, generated, stressed};
+use crate::common::{allocate, bundled, cascade_frames, frame, generated, stressed};
 use parktwin::engine::flow::tank_exits;
 use parktwin::engine::network::FlowKind;
 use parktwin::engine::priority::Priority;
@@ -15,18 +15,10 @@ use parktwin::engine::state::Flows;
 
 #[test]
 fn tank_overflow_matches_tank_exits() {
-    let parks = [
-        ("demo_park", frame(bundled("demo_park.ron"), 30)),
-        ("coastal_park", frame(bundled("coastal_park.ron"), 30)),
-        ("horizon_tank", frame(bundled("horizon_tank.ron"), 20)),
-        ("smart_dosing", frame(bundled("smart_dosing.ron"), 20)),
-        (
-            "polley_polley_2000",
-            frame(bundled("literature/polley_polley_2000.ron"), 5),
-        ),
-        ("generated(8, 7)", frame(generated(8, 7), 20)),
-        ("generated(60, 1)", frame(generated(60, 1), 10)),
-    ];
+    // The cascade's parks, the dosing park and the 499-unit park.
+    let mut parks = Vec::from(cascade_frames());
+    parks.push(("smart_dosing", frame(bundled("smart_dosing.ron"), 20)));
+    parks.push(("generated(60, 1)", frame(generated(60, 1), 10)));
     let (mut checked, mut overflowing) = (0, 0);
     for (name, mut f) in parks {
         let tanks: Vec<usize> = (0..f.topo.n_units())
