@@ -1,8 +1,9 @@
-//! The species solve reads an affine unit's declared-species transfer `(τ, λ)` in place from
-//! `UnitInputs` (it no longer copies them into arrays of its own each step), and takes the
-//! tracers' transfer from its own rules, never from `UnitInputs`. These tests change the unit
-//! inputs between two solves by a solver that already ran and check that the solve follows
-//! the new declared `(τ, λ)` exactly, ignores the tracer columns, and matches a fresh solver.
+//! The species solve takes an affine unit's declared-species transfer `(τ, λ)` from
+//! `UnitInputs` every step (since session 9 it copies them into its transfer table at the start
+//! of each solve; session 8 read them in place), and takes the tracers' transfer from its own
+//! rules, never from `UnitInputs`. These tests change the unit inputs between two solves by a
+//! solver that already ran and check that the solve follows the new declared `(τ, λ)` exactly,
+//! ignores the tracer columns, and matches a fresh solver.
 
 use crate::common::{Frame, allocate, bits, frame, generated};
 use parktwin::engine::diagnostics::Diagnostics;

@@ -27,9 +27,11 @@
 //! `docs/solver-caches.md`): the solve order as runs of single-unit records (unit, port range,
 //! inlet range), each run ended by a loop; each loop's units with their port ranges; each mixed
 //! unit's evaporation and other ports; each mixed unit's ports grouped by which species take
-//! the mixed-volume transfer. An affine unit's declared species are not copied: the solve
-//! reads their `(τ, λ)` in place from `UnitInputs` ([`Transfer`]), and only the sources' `λ`
-//! and the mixed volumes' rows are written per step. The loop solve keeps its coefficients
+//! the mixed-volume transfer. The step's transfers sit in one table, a row `[τ.., λ..]` of
+//! `2·ns` per port ([`Transfer`]), so writing a unit's ports or reading an upstream port in a
+//! loop takes one slice: the constants are written when compiled, and each step the affine
+//! units' declared species are copied from `UnitInputs` (ranges of ports), the sources' `λ`
+//! and the mixed volumes' rows written. The loop solve keeps its coefficients
 //! with the species innermost (`[a, B_0, ..]` rows of `ns`), so each per-species loop walks
 //! consecutive values. Every sum
 //! keeps its terms in link order. One reformulation changes last bits: a loop inlet's
@@ -55,10 +57,9 @@ pub struct QualitySolver {
     rules: Vec<PortRule>,
     /// Index lists compiled from the topology and the rules (see [`Compiled`]).
     compiled: Compiled,
-    /// Per port × species: the step's effective transfer `C_p = τ·c_u + λ`.
-    tau: Vec<f64>,
-    /// See `tau`.
-    lambda: Vec<f64>,
+    /// Per port: the step's effective transfer `C_p = τ·c_u + λ` as one row of `2·ns`
+    /// values, `[τ_0..τ_{ns−1}, λ_0..λ_{ns−1}]` (see [`Transfer`]).
+    transfer: Vec<f64>,
     /// Scratch of the loop solves (see [`LoopScratch`]).
     scratch: LoopScratch,
     /// Per quality component: the tear plan of a recycle loop (`None` for a single unit),
@@ -104,10 +105,13 @@ struct Compiled {
     /// Per mixed unit: its evaporation ports, then its other ports (each in port order).
     mixed_ports: Vec<u32>,
     /// Ports of sources ([`Rule::SourceLambda`]): their declared species' `λ` is copied from
-    /// the units' inputs each step. [`Rule::Inputs`] entries are not copied: the solve reads
-    /// them in place ([`Transfer`]); the tracers' rules are [`Rule::Const`] (written once when
-    /// compiled) or [`Rule::Mixed`], whose ports are listed per unit in `mixed_fill`.
+    /// the units' inputs each step.
     sources: Vec<u32>,
+    /// The ports of affine units ([`Rule::Inputs`]) as ranges `[lo, hi)` (consecutive units'
+    /// ports merged): their declared species' `(τ, λ)` are copied from the units' inputs each
+    /// step. The tracers' rules are [`Rule::Const`] (written once when compiled) or
+    /// [`Rule::Mixed`], whose ports are listed per unit in `mixed_fill`.
+    affine_runs: Vec<[u32; 2]>,
     /// Per mixed unit with [`Rule::Mixed`] ports: those ports in `mixed_fill_ports`, grouped by
     /// the species the rule covers, so the unit's coefficients and start concentrations are
     /// read once for all its ports.
@@ -139,8 +143,7 @@ struct Run {
 const NO_LOOP: u32 = u32::MAX;
 
 /// A unit outside any loop: its index, its ports `port_lo..port_hi`, its inlets
-/// `inlets[in_lo..in_hi]`, whether it has an inlet mix to solve (not a source), and whether
-/// its ports' declared species are read from the units' inputs ([`reads_inputs`]).
+/// `inlets[in_lo..in_hi]`, and whether it has an inlet mix to solve (not a source).
 #[derive(Clone, Copy, Debug)]
 struct SingleUnit {
     u: u32,
@@ -149,7 +152,6 @@ struct SingleUnit {
     in_lo: u32,
     in_hi: u32,
     mixes: bool,
-    affine: bool,
 }
 
 /// A mixed unit: its index and its ports in `mixed_ports[start..evap_end]` (evaporation) and
@@ -217,8 +219,8 @@ impl PortRule {
 }
 
 /// Whether unit `u`'s ports take their declared species' transfer from the unit's inputs
-/// ([`Rule::Inputs`]: an affine unit, neither a source nor a mixed volume). The solve reads
-/// those `(τ, λ)` in place from `UnitInputs` ([`Transfer`]) instead of copying them each step.
+/// ([`Rule::Inputs`]: an affine unit, neither a source nor a mixed volume); they are copied
+/// into the solver's table each step ([`Compiled::affine_runs`]).
 fn reads_inputs(u: usize, topo: &Topology) -> bool {
     topo.unit_flow[u] != FlowKind::Source && topo.unit_quality[u] != QualityKind::Mixed
 }
@@ -237,15 +239,13 @@ struct Plan {
     inlets: Vec<LoopInlet>,
 }
 
-/// A unit of a loop: its index, its ports `port_lo..port_hi`, whether it is a source, and
-/// whether its ports' declared species are read from the units' inputs ([`reads_inputs`]).
+/// A unit of a loop: its index, its ports `port_lo..port_hi`, and whether it is a source.
 #[derive(Clone, Copy, Debug)]
 struct LoopUnit {
     u: u32,
     port_lo: u32,
     port_hi: u32,
     source: bool,
-    affine: bool,
 }
 
 /// A link into a unit, with its upstream port.
@@ -255,15 +255,13 @@ struct Inlet {
     port: u32,
 }
 
-/// A link into a unit of a loop, with its upstream port, the upstream unit's position in
-/// the loop's order ([`OUTSIDE`] for a unit outside the loop), and whether the upstream
-/// port's declared species are read from the units' inputs ([`reads_inputs`]).
+/// A link into a unit of a loop, with its upstream port and the upstream unit's position in
+/// the loop's order ([`OUTSIDE`] for a unit outside the loop).
 #[derive(Clone, Copy, Debug)]
 struct LoopInlet {
     link: u32,
     port: u32,
     src: u32,
-    affine: bool,
 }
 
 /// A count one less than a [`Width`]'s (the declared species when one tracer follows them):
@@ -278,49 +276,64 @@ impl<W: Width> Width for AllButOne<W> {
     }
 }
 
-/// Copies the sources' quality, `λ` of the declared species (the first `nc`), from the units'
-/// inputs into `lambda` for the ports in `sources` (see [`QualitySolver::effective_transfer`]);
-/// `ns` species per port.
+/// Copies the units' inputs into the transfer table (rows of `2·ns`, see [`Transfer`]): the
+/// declared species' (the first `nc`) `(τ, λ)` of the affine units' ports in `affine_runs`,
+/// and the declared species' `λ` of the sources' ports in `sources` (their quality; τ = 0 was
+/// written when compiled). The inputs are ports × `ns` species.
 #[inline(always)]
-fn fill_sources<W: Width, R: Width>(
+fn fill_inputs<W: Width, R: Width>(
     w: W,
     nc: R,
+    affine_runs: &[[u32; 2]],
     sources: &[u32],
-    lambda: &mut [f64],
-    inputs_lambda: &[f64],
+    transfer: &mut [f64],
+    inputs: &UnitInputs,
 ) {
-    let (ns, n) = (w.n(), nc.n());
-    // Both per-port arrays cut to one length, so one bounds check covers a port's entries.
-    let m = lambda.len().min(inputs_lambda.len());
-    let (lambda, inputs_lambda) = (&mut lambda[..m], &inputs_lambda[..m]);
+    let (ns, nc) = (w.n(), nc.n());
+    let row = 2 * ns;
+    // The three arrays cut to one port count, so a run's slices are checked once each.
+    let np = (transfer.len() / row.max(1))
+        .min(inputs.tau.len() / ns.max(1))
+        .min(inputs.lambda.len() / ns.max(1));
+    let (transfer, tau, lambda) = (
+        &mut transfer[..np * row],
+        &inputs.tau[..np * ns],
+        &inputs.lambda[..np * ns],
+    );
+    for &[lo, hi] in affine_runs {
+        let (lo, hi) = (lo as usize, hi as usize);
+        let dst = &mut transfer[lo * row..hi * row];
+        let (tau, lambda) = (&tau[lo * ns..hi * ns], &lambda[lo * ns..hi * ns]);
+        for ((d, t), l) in dst
+            .chunks_exact_mut(row)
+            .zip(tau.chunks_exact(ns))
+            .zip(lambda.chunks_exact(ns))
+        {
+            let (dt, dl) = d.split_at_mut(ns);
+            dt[..nc].copy_from_slice(&t[..nc]);
+            dl[..nc].copy_from_slice(&l[..nc]);
+        }
+    }
     for &p in sources {
-        let b = p as usize * ns;
-        lambda[b..b + n].copy_from_slice(&inputs_lambda[b..b + n]);
+        let p = p as usize;
+        transfer[p * row + ns..p * row + ns + nc].copy_from_slice(&lambda[p * ns..p * ns + nc]);
     }
 }
 
 /// Writes a mixed volume's transfer `τ = a_in`, `λ = a0·C0` into the [`Rule::Mixed`] ports of
 /// `fills` (see [`Compiled::mixed_fill`]): every species, the declared species (the first
-/// `nc`) or the tracers, as each port's rules say; `ns` species per port and unit.
-#[expect(
-    clippy::too_many_arguments,
-    reason = "the per-step arrays it reads and writes"
-)]
+/// `nc`) or the tracers, as each port's rules say; rows of `2·ns` (see [`Transfer`]).
 #[inline(always)]
 fn fill_mixed<W: Width, R: Width>(
     w: W,
     nc: R,
     fills: &[MixedFill],
     ports: &[u32],
-    tau: &mut [f64],
-    lambda: &mut [f64],
+    transfer: &mut [f64],
     mixed: &[MixedCoefficients],
     conc: &[f64],
 ) {
     let (ns, nc) = (w.n(), nc.n());
-    // Both per-port arrays cut to one length, so one bounds check covers a port's entries.
-    let len = tau.len().min(lambda.len());
-    let (tau, lambda) = (&mut tau[..len], &mut lambda[..len]);
     let mut start = 0;
     for f in fills {
         let u = f.u as usize;
@@ -336,8 +349,8 @@ fn fill_mixed<W: Width, R: Width>(
         start = end;
         for (group, species) in groups {
             for &p in group {
-                let b = p as usize * ns;
-                let (dt, dl) = (&mut tau[b..b + ns], &mut lambda[b..b + ns]);
+                let b = p as usize * 2 * ns;
+                let (dt, dl) = transfer[b..b + 2 * ns].split_at_mut(ns);
                 for s in species.clone() {
                     dt[s] = m.a_in;
                     dl[s] = m.a0 * c0[s];
@@ -389,7 +402,7 @@ impl QualitySolver {
     }
 
     /// [`Self::solve`] for `w` species, the first `nc` of them declared: the mixed-volume
-    /// coefficients, the transfers that are not read in place, the solve order (single units
+    /// coefficients, the step's transfer table, the solve order (single units
     /// and loops), and the mixed volumes' end-of-step concentrations.
     #[expect(
         clippy::too_many_arguments,
@@ -451,20 +464,19 @@ impl QualitySolver {
             compiled,
             plans,
             scratch,
-            tau,
-            lambda,
+            transfer,
             ..
         } = self;
-        let t = Transfer::new(tau, lambda, inputs);
+        let t = Transfer::new(w, transfer, topo.n_ports());
         let mut first = 0;
         for run in &compiled.runs {
             let end = run.end as usize;
             for su in &compiled.singles[first..end] {
-                solve_single(w, nc, su, &compiled.inlets, flows, t, quality);
+                solve_single(w, su, &compiled.inlets, flows, t, quality);
             }
             first = end;
             if let Some(Some(plan)) = plans.get(run.cycle as usize) {
-                solve_loop(w, nc, plan, scratch, t, topo, flows, quality, clock, diag);
+                solve_loop(w, plan, scratch, t, topo, flows, quality, clock, diag);
             }
         }
         // End-of-step concentrations of mixed volumes.
@@ -544,35 +556,32 @@ impl QualitySolver {
                 in_lo,
                 in_hi: c.inlets.len() as u32,
                 mixes: topo.unit_flow[u] != FlowKind::Source,
-                affine: reads_inputs(u, topo),
             });
         }
         c.runs.push(Run {
             end: c.singles.len() as u32,
             cycle: NO_LOOP,
         });
-        let n = topo.n_ports() * ns;
-        self.tau.clear();
-        self.tau.resize(n, 0.0);
-        self.lambda.clear();
-        self.lambda.resize(n, 0.0);
+        self.transfer.clear();
+        self.transfer.resize(topo.n_ports() * 2 * ns, 0.0);
         for (p, rule) in self.rules.iter().enumerate() {
-            let ranges = [
-                (p * ns..p * ns + nc, rule.conserved),
-                (p * ns + nc..(p + 1) * ns, rule.tracer),
-            ];
-            for (range, r) in ranges {
+            let (tau, lambda) = self.transfer[p * 2 * ns..(p + 1) * 2 * ns].split_at_mut(ns);
+            for (range, r) in [(0..nc, rule.conserved), (nc..ns, rule.tracer)] {
                 match r {
                     Rule::Const(t, l) => {
-                        self.tau[range.clone()].fill(t);
-                        self.lambda[range].fill(l);
+                        tau[range.clone()].fill(t);
+                        lambda[range].fill(l);
                     }
                     Rule::SourceLambda => {
-                        self.tau[range].fill(0.0);
+                        tau[range].fill(0.0);
                         c.sources.push(p as u32);
                     }
-                    // Read in place from the units' inputs; written per step for mixed units.
-                    Rule::Inputs | Rule::Mixed => {}
+                    Rule::Inputs => match c.affine_runs.last_mut() {
+                        Some([_, hi]) if *hi == p as u32 => *hi += 1,
+                        _ => c.affine_runs.push([p as u32, p as u32 + 1]),
+                    },
+                    // Written per step for mixed units.
+                    Rule::Mixed => {}
                 }
             }
         }
@@ -601,11 +610,10 @@ impl QualitySolver {
         self.compiled = c;
     }
 
-    /// Fills the step's effective transfer `(τ, λ)` of the ports whose transfer can change and
-    /// is not read in place: a source's `λ` is its quality, a mixed volume's `(a_in, a0·C0)`.
-    /// The constant transfers were written by [`Self::compile`] and nothing else writes them;
-    /// an affine unit's declared species are read from the units' inputs by the solve itself
-    /// ([`Transfer`]), so their entries here are never written nor read.
+    /// Fills the step's effective transfer `(τ, λ)` of the ports whose transfer can change: an
+    /// affine unit's declared species from its inputs, a source's `λ` (its quality), a mixed
+    /// volume's `(a_in, a0·C0)`. The constant transfers were written by [`Self::compile`] and
+    /// nothing else writes them.
     fn effective_transfer<W: Width, R: Width>(
         &mut self,
         w: W,
@@ -613,12 +621,12 @@ impl QualitySolver {
         inputs: &UnitInputs,
         storage: &Storage,
     ) {
-        let (tau, lambda) = (&mut self.tau[..], &mut self.lambda[..]);
+        let transfer = &mut self.transfer[..];
         let c = &self.compiled;
         let (mixed, conc) = (&self.mixed[..], &storage.conc[..]);
         let (fills, ports) = (&c.mixed_fill[..], &c.mixed_fill_ports[..]);
-        fill_sources(w, nc, &c.sources, lambda, &inputs.lambda);
-        fill_mixed(w, nc, fills, ports, tau, lambda, mixed, conc);
+        fill_inputs(w, nc, &c.affine_runs, &c.sources, transfer, inputs);
+        fill_mixed(w, nc, fills, ports, transfer, mixed, conc);
     }
 }
 
@@ -709,7 +717,6 @@ fn plan(units: &[u32], topo: &Topology) -> Plan {
                 link: l,
                 port: topo.link_from_port[l as usize],
                 src: at.get(&from).copied().unwrap_or(OUTSIDE),
-                affine: reads_inputs(from as usize, topo),
             });
         }
         in_start.push(inlets.len() as u32);
@@ -723,7 +730,6 @@ fn plan(units: &[u32], topo: &Topology) -> Plan {
                 port_lo: ports.start as u32,
                 port_hi: ports.end as u32,
                 source: topo.unit_flow[u as usize] == FlowKind::Source,
-                affine: reads_inputs(u as usize, topo),
             }
         })
         .collect();
@@ -739,9 +745,8 @@ fn plan(units: &[u32], topo: &Topology) -> Plan {
 /// The inlet mix of a unit outside any loop, `c_u = Σ_l q_l·C_{p(l)} / x_u` (links in
 /// `links_into` order; zero without inflow), then its ports.
 #[inline(always)]
-fn solve_single<W: Width, R: Width>(
+fn solve_single<W: Width>(
     w: W,
-    nc: R,
     su: &SingleUnit,
     inlets: &[Inlet],
     flows: &Flows,
@@ -770,7 +775,7 @@ fn solve_single<W: Width, R: Width>(
             *c /= x;
         }
     }
-    write_ports(w, nc, u, su.port_lo, su.port_hi, su.affine, t, quality);
+    write_ports(w, u, su.port_lo, su.port_hi, t, quality);
 }
 
 /// A recycle loop's step: [`solve_torn`] with the coefficient width `1 + k` as a constant for
@@ -779,9 +784,8 @@ fn solve_single<W: Width, R: Width>(
     clippy::too_many_arguments,
     reason = "internal helper over the step state"
 )]
-fn solve_loop<W: Width, R: Width>(
+fn solve_loop<W: Width>(
     w: W,
-    nc: R,
     plan: &Plan,
     scratch: &mut LoopScratch,
     t: Transfer,
@@ -793,150 +797,78 @@ fn solve_loop<W: Width, R: Width>(
 ) {
     let (p, s) = (plan, scratch);
     match plan.tears {
-        1 => solve_torn(
-            w, nc, Fixed::<2>, p, s, t, topo, flows, quality, clock, diag,
-        ),
-        2 => solve_torn(
-            w, nc, Fixed::<3>, p, s, t, topo, flows, quality, clock, diag,
-        ),
-        k => solve_torn(
-            w,
-            nc,
-            Dyn(1 + k),
-            p,
-            s,
-            t,
-            topo,
-            flows,
-            quality,
-            clock,
-            diag,
-        ),
+        1 => solve_torn(w, Fixed::<2>, p, s, t, topo, flows, quality, clock, diag),
+        2 => solve_torn(w, Fixed::<3>, p, s, t, topo, flows, quality, clock, diag),
+        k => solve_torn(w, Dyn(1 + k), p, s, t, topo, flows, quality, clock, diag),
     }
 }
 
-/// The step's effective transfer of every port and species, `C_p = τ·c_u + λ`, read from two
-/// places: the declared species of an affine unit's ports ([`Rule::Inputs`]) in place from the
-/// units' inputs (`UnitInputs::tau/lambda`, which only the unit systems write), every other
-/// entry from the solver's arrays (constants, sources' `λ`, mixed volumes' rows). All four
-/// arrays are ports × species, cut to one length so one bounds check covers a row of each.
+/// The step's effective transfer of every port and species, `C_p = τ·c_u + λ`: one row of
+/// `2·ns` values per port, `[τ_0..τ_{ns−1}, λ_0..λ_{ns−1}]`, in one array cut to the ports'
+/// length, so a port's row (or a unit's rows) is one slice and one bounds check. The constant
+/// entries are written when the lists are compiled, the rest each step by
+/// [`QualitySolver::effective_transfer`] (an affine unit's declared species copied from
+/// `UnitInputs::tau/lambda`, whose tracer columns are never read).
 #[derive(Clone, Copy)]
-struct Transfer<'a> {
-    tau: &'a [f64],
-    lambda: &'a [f64],
-    inputs_tau: &'a [f64],
-    inputs_lambda: &'a [f64],
-}
+struct Transfer<'a>(&'a [f64]);
 
 impl<'a> Transfer<'a> {
-    /// The solver's `tau`/`lambda` and the units' inputs, cut to one length.
-    fn new(tau: &'a [f64], lambda: &'a [f64], inputs: &'a UnitInputs) -> Self {
-        let m = tau
-            .len()
-            .min(lambda.len())
-            .min(inputs.tau.len())
-            .min(inputs.lambda.len());
-        Self {
-            tau: &tau[..m],
-            lambda: &lambda[..m],
-            inputs_tau: &inputs.tau[..m],
-            inputs_lambda: &inputs.lambda[..m],
-        }
+    /// The solver's table for `ports` ports of `w` species.
+    fn new<W: Width>(w: W, table: &'a [f64], ports: usize) -> Self {
+        Self(&table[..ports * 2 * w.n()])
     }
 
-    /// The transfer of the port rows `r` (ports × species): `[τ, λ]` of the declared species,
-    /// read from the units' inputs for ports of an affine unit (`affine`) and from the
-    /// solver's arrays otherwise, then `[τ, λ]` of the tracers (the solver's arrays). Species
-    /// `s` of a row takes the first pair for `s < nc` (the declared species), the second for
-    /// the rest.
+    /// The rows of ports `lo..hi`.
     #[inline(always)]
-    fn rows(self, r: std::ops::Range<usize>, affine: bool) -> [&'a [f64]; 4] {
-        let (dt, dl) = if affine {
-            (self.inputs_tau, self.inputs_lambda)
-        } else {
-            (self.tau, self.lambda)
-        };
-        [
-            &dt[r.clone()],
-            &dl[r.clone()],
-            &self.tau[r.clone()],
-            &self.lambda[r],
-        ]
+    fn rows<W: Width>(self, w: W, lo: usize, hi: usize) -> &'a [f64] {
+        &self.0[lo * 2 * w.n()..hi * 2 * w.n()]
     }
 }
 
 /// Unit `u`'s outlet concentrations from its inlet mix: `C_p = τ_p·c_u + λ_p` for each of its
-/// ports `port_lo..port_hi` and species, the declared species' `(τ, λ)` from the units'
-/// inputs when the unit is affine (`affine`).
-#[expect(
-    clippy::too_many_arguments,
-    reason = "the two widths, the unit's record and the step state"
-)]
+/// ports `port_lo..port_hi` and species.
 #[inline(always)]
-fn write_ports<W: Width, R: Width>(
+fn write_ports<W: Width>(
     w: W,
-    nc: R,
     u: usize,
     port_lo: u32,
     port_hi: u32,
-    affine: bool,
     t: Transfer,
     quality: &mut Quality,
 ) {
     let ns = w.n();
-    if ns == 0 {
-        return;
-    }
-    let r = port_lo as usize * ns..port_hi as usize * ns;
+    let (lo, hi) = (port_lo as usize, port_hi as usize);
     let Quality { inlet, port } = quality;
     affine_rows(
         w,
-        nc,
-        &mut port[r.clone()],
-        t.rows(r, affine),
+        &mut port[lo * ns..hi * ns],
+        t.rows(w, lo, hi),
         &inlet[u * ns..(u + 1) * ns],
     );
 }
 
-/// Species `s`'s `(τ, λ)` in a port row as [`Transfer::rows`] gives it: from the declared
-/// species' pair for `s < nc`, from the tracers' pair for the rest.
-#[inline(always)]
-fn species_transfer(row: &[&[f64]; 4], s: usize, nc: usize) -> (f64, f64) {
-    let [dt, dl, tt, tl] = row;
-    if s < nc {
-        (dt[s], dl[s])
-    } else {
-        (tt[s], tl[s])
-    }
-}
-
-/// `out_p = τ_p·c + λ_p` for each row `p` of `ns` species, `τ, λ` from `rows` as
-/// [`Transfer::rows`] gives them.
+/// `out_p = τ_p·c + λ_p` for each row `p` of `ns` species, `[τ, λ]` from `rows` (`2·ns` per
+/// row, see [`Transfer`]).
 ///
-/// A unit has a few ports, so the rows are walked one by one by a running offset over arrays
-/// cut to the length of `out` (one bounds check per row covers all five), not by zipped
-/// chunk iterators: five of them cost more to step than the row's arithmetic, and a zip is
-/// vectorised two rows at a time behind run-time overlap checks that cost more than they save
-/// for two to four rows.
+/// A unit has a few ports, so the rows are walked one by one by their index over slices cut
+/// to the row count (one bounds check per row covers both), not by zipped chunk iterators,
+/// which are vectorised two rows at a time behind run-time overlap checks that cost more than
+/// they save for two to four rows.
 #[inline(always)]
-fn affine_rows<W: Width, R: Width>(w: W, nc: R, out: &mut [f64], rows: [&[f64]; 4], c: &[f64]) {
-    let (ns, nc) = (w.n(), nc.n());
+fn affine_rows<W: Width>(w: W, out: &mut [f64], rows: &[f64], c: &[f64]) {
+    let ns = w.n();
     if ns == 0 {
         return;
     }
     let c = &c[..ns];
-    let len = out.len();
-    let [dt, dl, tt, tl] = rows.map(|r| &r[..len]);
-    let mut b = 0;
-    while b + ns <= len {
-        let r = b..b + ns;
-        let o = &mut out[r.clone()];
-        let row = [&dt[r.clone()], &dl[r.clone()], &tt[r.clone()], &tl[r]];
+    let n = out.len() / ns;
+    let (out, rows) = (&mut out[..n * ns], &rows[..n * 2 * ns]);
+    for i in 0..n {
+        let o = &mut out[i * ns..(i + 1) * ns];
+        let (tau, lambda) = rows[i * 2 * ns..(i + 1) * 2 * ns].split_at(ns);
         for s in 0..ns {
-            let (tau, lambda) = species_transfer(&row, s, nc);
-            o[s] = tau * c[s] + lambda;
+            o[s] = tau[s] * c[s] + lambda[s];
         }
-        b += ns;
     }
 }
 
@@ -945,33 +877,32 @@ fn affine_rows<W: Width, R: Width>(w: W, nc: R, out: &mut [f64], rows: [&[f64]; 
 /// Adds `a[s] += (q·τ[s])·a_v[s] + q·λ[s]` and `b_m[s] += sign·(q·τ[s])·B_{v,m}[s]` for every
 /// species `s` and row `m` (`src` = `[a_v, B_v]`, `b` the `k` rows of `B`; `sign` is ±1, so
 /// `sign·x` is exact). `q·τ` is formed once per species for every row; the sum
-/// `q·(τ·a_v + λ)` it replaces is the same quantity, distributed. `(τ, λ)` are the upstream
-/// port's `row` ([`Transfer::rows`]).
+/// `q·(τ·a_v + λ)` it replaces is the same quantity, distributed. `row` is the upstream
+/// port's `[τ, λ]` ([`Transfer`]).
 #[inline(always)]
 #[expect(
     clippy::too_many_arguments,
-    reason = "the three widths, the balance's rows and the inlet"
+    reason = "the two widths, the balance's rows and the inlet"
 )]
-fn add_through<W: Width, R: Width, C: Width>(
+fn add_through<W: Width, C: Width>(
     w: W,
-    nc: R,
     cw: C,
     a: &mut [f64],
     b: &mut [f64],
     sign: f64,
     q: f64,
-    row: [&[f64]; 4],
+    row: &[f64],
     src: &[f64],
 ) {
-    let (ns, nc, k) = (w.n(), nc.n(), cw.n() - 1);
+    let (ns, k) = (w.n(), cw.n() - 1);
     let a = &mut a[..ns];
     let (a_v, b_v) = src.split_at(ns);
     let (a_v, b_v, b) = (&a_v[..ns], &b_v[..k * ns], &mut b[..k * ns]);
-    let row = row.map(|r| &r[..ns]);
+    let (tau, lambda) = row.split_at(ns);
+    let (tau, lambda) = (&tau[..ns], &lambda[..ns]);
     for s in 0..ns {
-        let (tau, lambda) = species_transfer(&row, s, nc);
-        let qt = q * tau;
-        a[s] += qt * a_v[s] + q * lambda;
+        let qt = q * tau[s];
+        a[s] += qt * a_v[s] + q * lambda[s];
         for m in 0..k {
             b[m * ns + s] += sign * qt * b_v[m * ns + s];
         }
@@ -992,9 +923,8 @@ fn add_through<W: Width, R: Width, C: Width>(
     clippy::too_many_arguments,
     reason = "internal helper over the step state"
 )]
-fn solve_torn<W: Width, R: Width, C: Width>(
+fn solve_torn<W: Width, C: Width>(
     w_: W,
-    nc: R,
     cw: C,
     plan: &Plan,
     scratch: &mut LoopScratch,
@@ -1053,9 +983,9 @@ fn solve_torn<W: Width, R: Width, C: Width>(
                 add_scaled(da, q, &quality.port[p * ns..(p + 1) * ns]);
             } else {
                 let jv = jv as usize;
-                let through = t.rows(p * ns..(p + 1) * ns, inl.affine);
+                let through = t.rows(w_, p, p + 1);
                 let src = &head[jv * blk..(jv + 1) * blk];
-                add_through(w_, nc, cw, da, db, 1.0, q, through, src);
+                add_through(w_, cw, da, db, 1.0, q, through, src);
             }
         }
         for c in dst.iter_mut() {
@@ -1097,10 +1027,10 @@ fn solve_torn<W: Width, R: Width, C: Width>(
                 add_scaled(r, q, &quality.port[p * ns..(p + 1) * ns]);
             } else {
                 let jv = jv as usize;
-                let through = t.rows(p * ns..(p + 1) * ns, inl.affine);
+                let through = t.rows(w_, p, p + 1);
                 let src = &coef[jv * blk..(jv + 1) * blk];
                 let row = &mut mat[j * k * ns..(j + 1) * k * ns];
-                add_through(w_, nc, cw, r, row, -1.0, q, through, src);
+                add_through(w_, cw, r, row, -1.0, q, through, src);
             }
         }
     }
@@ -1159,6 +1089,6 @@ fn solve_torn<W: Width, R: Width, C: Width>(
             }
             inlet[s] = if singular { 0.0 } else { c };
         }
-        write_ports(w_, nc, u, lu.port_lo, lu.port_hi, lu.affine, t, quality);
+        write_ports(w_, u, lu.port_lo, lu.port_hi, t, quality);
     }
 }
