@@ -231,20 +231,22 @@ fn reads_inputs(u: usize, topo: &Topology) -> bool {
 struct Plan {
     order: Vec<u32>,
     tears: usize,
-    /// Per position in `order`: the unit, its ports and whether it is a source.
+    /// Per position in `order`: the unit, its ports, its inlets and whether it is a source.
     units: Vec<LoopUnit>,
-    /// CSR start, per position in `order`, of the unit's incoming links in `inlets`.
-    in_start: Vec<u32>,
     /// Incoming links of each unit of `order`, in `Topology::links_into` order.
     inlets: Vec<LoopInlet>,
 }
 
-/// A unit of a loop: its index, its ports `port_lo..port_hi`, and whether it is a source.
+/// A unit of a loop: its index, its ports `port_lo..port_hi`, its incoming links
+/// `Plan::inlets[in_lo..in_hi]`, and whether it is a source (one record, so a visit reads its
+/// ranges from one place).
 #[derive(Clone, Copy, Debug)]
 struct LoopUnit {
     u: u32,
     port_lo: u32,
     port_hi: u32,
+    in_lo: u32,
+    in_hi: u32,
     source: bool,
 }
 
@@ -707,10 +709,10 @@ fn plan(units: &[u32], topo: &Topology) -> Plan {
         .enumerate()
         .map(|(i, &u)| (u, i as u32))
         .collect();
-    let mut in_start = Vec::with_capacity(n + 1);
     let mut inlets = Vec::new();
-    in_start.push(0);
+    let mut loop_units = Vec::with_capacity(n);
     for &u in &order {
+        let in_lo = inlets.len() as u32;
         for &l in topo.links_into(u as usize) {
             let from = topo.link_from[l as usize];
             inlets.push(LoopInlet {
@@ -719,25 +721,20 @@ fn plan(units: &[u32], topo: &Topology) -> Plan {
                 src: at.get(&from).copied().unwrap_or(OUTSIDE),
             });
         }
-        in_start.push(inlets.len() as u32);
+        let ports = topo.ports_of(u as usize);
+        loop_units.push(LoopUnit {
+            u,
+            port_lo: ports.start as u32,
+            port_hi: ports.end as u32,
+            in_lo,
+            in_hi: inlets.len() as u32,
+            source: topo.unit_flow[u as usize] == FlowKind::Source,
+        });
     }
-    let loop_units = order
-        .iter()
-        .map(|&u| {
-            let ports = topo.ports_of(u as usize);
-            LoopUnit {
-                u,
-                port_lo: ports.start as u32,
-                port_hi: ports.end as u32,
-                source: topo.unit_flow[u as usize] == FlowKind::Source,
-            }
-        })
-        .collect();
     Plan {
         order,
         tears: tears.len(),
         units: loop_units,
-        in_start,
         inlets,
     }
 }
@@ -972,8 +969,7 @@ fn solve_torn<W: Width, C: Width>(
             continue;
         }
         let (da, db) = dst.split_at_mut(ns);
-        let (a, b) = (plan.in_start[i] as usize, plan.in_start[i + 1] as usize);
-        for inl in &plan.inlets[a..b] {
+        for inl in &plan.inlets[lu.in_lo as usize..lu.in_hi as usize] {
             let q = link[inl.link as usize];
             if q == 0.0 {
                 continue;
@@ -1016,8 +1012,7 @@ fn solve_torn<W: Width, C: Width>(
             *m += x;
         }
         let r = &mut rhs[j * ns..(j + 1) * ns];
-        let (a, b) = (plan.in_start[j] as usize, plan.in_start[j + 1] as usize);
-        for inl in &plan.inlets[a..b] {
+        for inl in &plan.inlets[lu.in_lo as usize..lu.in_hi as usize] {
             let q = link[inl.link as usize];
             if q == 0.0 {
                 continue;
@@ -1082,12 +1077,16 @@ fn solve_torn<W: Width, C: Width>(
         let u = lu.u as usize;
         let (ra, rb) = coef[i * blk..(i + 1) * blk].split_at(ns);
         let inlet = &mut quality.inlet[u * ns..(u + 1) * ns];
-        for s in 0..ns {
-            let mut c = ra[s];
-            for m in 0..k {
-                c += rb[m * ns + s] * solved[m * ns + s];
+        if singular {
+            inlet.fill(0.0);
+        } else {
+            for s in 0..ns {
+                let mut c = ra[s];
+                for m in 0..k {
+                    c += rb[m * ns + s] * solved[m * ns + s];
+                }
+                inlet[s] = c;
             }
-            inlet[s] = if singular { 0.0 } else { c };
         }
         write_ports(w_, u, lu.port_lo, lu.port_hi, t, quality);
     }
