@@ -23,7 +23,10 @@
 //! or a port spills, else only the exit ports, the only ones that book anything then. Then the
 //! units ([`account_units`]: each unit's pumping of the step with its own terms, into the
 //! summary's per-unit columns, `RunColumns`; the ledger's unit terms from the sources and
-//! mixed volumes listed once per topology, [`book_units_listed`]; the judge, [`judge_step`]). The unit pass books
+//! mixed volumes listed once per topology, [`book_units_listed`]; the judge,
+//! [`judge_and_clear_step`], which adds the generated, removed and storage terms into the
+//! units' run totals and leaves their inflow and outflow to be derived from the links' run
+//! sums by [`Ledger::sync`]). The unit pass books
 //! heat, on-site generation and steam in loops of their own and skips each in a step where
 //! its values are all zero (most parks have no heat user, generator or steam system).
 //!
@@ -70,7 +73,8 @@ use crate::arith::{add_scaled, any};
 use crate::diagnostics::Diagnostics;
 use crate::events::ParkModifiers;
 use crate::ledger::{
-    FlowTerms, Ledger, book_link_flow, book_link_leak, book_port, book_units_listed, judge_step,
+    FlowTerms, Ledger, book_link_flow, book_link_leak, book_port, book_units_listed,
+    judge_and_clear_step,
 };
 use crate::network::Topology;
 use crate::network::{FlowKind, PortRole, QualityKind};
@@ -277,7 +281,7 @@ fn fused<W: Width>(w: W, view: &StepView, books: &mut StepBooks) {
             w, ns, ledger, &mut t, topo, inputs, flows, quality, storage, dt, sources, mixed,
         );
     }
-    judge_step(w, ledger, t, topo, species, clock, books.diag);
+    judge_and_clear_step(w, ledger, t, topo, species, clock, books.diag);
 }
 
 /// Index lists compiled once per topology for the pass: rebuilt by [`AccountCache::compile`]
