@@ -570,17 +570,34 @@ pub(crate) fn book_link_flow<W: Width>(
     u: usize,
     c: &[f64],
 ) -> bool {
-    let nc = w.n();
-    let m = nc + 1;
     let q = q * dt;
     let leak = leak * dt;
     if q == 0.0 && leak == 0.0 {
         return false;
     }
-    let c = &c[..nc];
-    add_amount(&mut t.inflow[u * m..u * m + m], q, c);
-    add_amount(&mut t.outflow[v * m..v * m + m], q, c);
+    add_link_flow(w, t, q, v, u, c);
     true
+}
+
+/// The booking of [`book_link_flow`] without its test: `a` m³ (× `c`) into `u` and out of
+/// `v`. The fused pass calls it for the links it listed as moving (flow or leak not ±0):
+/// those the test would skip there (`q·Δt` and `leak·Δt` both 0 though one of `q`, `leak` is
+/// not: an underflow) add `±0`, which changes no term (a term is −0 only if all it received
+/// are −0), unless a concentration is not finite, which the judge reports either way.
+#[inline(always)]
+pub(crate) fn add_link_flow<W: Width>(
+    w: W,
+    t: &mut FlowTerms,
+    a: f64,
+    v: usize,
+    u: usize,
+    c: &[f64],
+) {
+    let nc = w.n();
+    let m = nc + 1;
+    let c = &c[..nc];
+    add_amount(&mut t.inflow[u * m..u * m + m], a, c);
+    add_amount(&mut t.outflow[v * m..v * m + m], a, c);
 }
 
 /// The leak part of [`book_link`]: `leak·dt` (× `c`) removed from `v` and booked as an exit by
