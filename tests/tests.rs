@@ -12,6 +12,7 @@ mod crash;
 mod determinism;
 mod dosing;
 mod event_reset;
+mod fused_judge;
 mod fuzz_equivalent;
 mod horizon;
 mod invariants;

@@ -14,7 +14,7 @@
 //!   pumping totals are derived from them by [`Summary::sync`]);
 //! - the flow sums `Σ q·u` (`u` the 'already used' tracer; a unit's repeated use is derived from
 //!   its incoming links' sums by [`Summary::sync`]), `Σ q·c` ([`FlowSums`]);
-//! - the ledger's `q·Δt` (× `c`) into the receiver and out of the sender ([`book_link_flow`]);
+//! - the ledger's `q·Δt` (× `c`) into the receiver and out of the sender ([`add_link_flow`]);
 //!
 //! then, only in a step where some link leaks (one branch-free scan decides), a second pass
 //! over the links books the leaks: `Σ leak`, a leak's `leak·c` as its sender's exit, and the
@@ -23,7 +23,10 @@
 //! or a port spills, else only the exit ports, the only ones that book anything then. Then the
 //! units ([`account_units`]: each unit's pumping of the step with its own terms, into the
 //! summary's per-unit columns, `RunColumns`; the ledger's unit terms from the sources and
-//! mixed volumes listed once per topology, [`book_units_listed`]; the judge, [`judge_step`]). The unit pass books
+//! mixed volumes listed once per topology, [`book_units_listed`]; the judge,
+//! [`judge_and_clear_step`], which adds the generated, removed and storage terms into the
+//! units' run totals and leaves their inflow and outflow to be derived from the links' run
+//! sums by [`Ledger::sync`]). The unit pass books
 //! heat, on-site generation and steam in loops of their own and skips each in a step where
 //! its values are all zero (most parks have no heat user, generator or steam system).
 //!
@@ -70,7 +73,8 @@ use crate::arith::{add_scaled, any};
 use crate::diagnostics::Diagnostics;
 use crate::events::ParkModifiers;
 use crate::ledger::{
-    FlowTerms, Ledger, book_link_flow, book_link_leak, book_port, book_units_listed, judge_step,
+    FlowTerms, Ledger, add_link_flow, book_link_leak, book_port, book_units_listed,
+    judge_and_clear_step,
 };
 use crate::network::Topology;
 use crate::network::{FlowKind, PortRole, QualityKind};
@@ -277,7 +281,7 @@ fn fused<W: Width>(w: W, view: &StepView, books: &mut StepBooks) {
             w, ns, ledger, &mut t, topo, inputs, flows, quality, storage, dt, sources, mixed,
         );
     }
-    judge_step(w, ledger, t, topo, species, clock, books.diag);
+    judge_and_clear_step(w, ledger, t, topo, species, clock, books.diag);
 }
 
 /// Index lists compiled once per topology for the pass: rebuilt by [`AccountCache::compile`]
@@ -373,7 +377,7 @@ struct LinkArrays<'a> {
 /// from them and the flow sums' `Σ leak` by [`Summary::sync`]); the flow sums' used water
 /// `Σ q·u` (`u` the 'already used' tracer at `c[t]`, `t = used`; a unit's repeated use is
 /// derived from them by [`Summary::sync`]) and `Σ q·c`, and the ledger's `q·Δt` (× `c`) into the receiver and out of
-/// the sender ([`book_link_flow`]). `ns` is the port stride of `qport` (all species); called
+/// the sender ([`add_link_flow`]). `ns` is the port stride of `qport` (all species); called
 /// with constants for the usual layout so that slicing a port's concentrations needs no
 /// run-time length.
 ///
@@ -381,8 +385,8 @@ struct LinkArrays<'a> {
 /// generated park's links are standby supplies that carry no water in most steps (1,402 links,
 /// 490 of them idle in every one of 720 steps, 164 in some). Such a link (`q = ±0`,
 /// `leak = ±0`) has `e = +0` and would add only zeros, which change no total here (none is −0:
-/// each starts at +0, and the running maximum keeps `m ≥ +0` against `q = ±0`), and the ledger
-/// skips it itself ([`book_link_flow`]). The moving links are listed in `active` (scratch of
+/// each starts at +0, and the running maximum keeps `m ≥ +0` against `q = ±0`; the reference
+/// ledger skips it itself, [`crate::ledger::book_link`]). The moving links are listed in `active` (scratch of
 /// the link count) in ascending order, so every total receives the same terms in the same order
 /// as a pass over all links. A NaN flow counts as moving and is booked. In a step without
 /// leaks the list is made from the flows alone (every leak is ±0 then).
@@ -431,7 +435,7 @@ fn link_pass<W: Width>(
     let mut park_electricity = 0.0;
     for &l in &active[..n] {
         let l = l as usize;
-        let (q, leak, row) = (link_q[l], link_leak[l], rows[l]);
+        let (q, row) = (link_q[l], rows[l]);
         let (v, u) = (row.from as usize, row.to as usize);
         let p = row.port as usize;
         let c = &qport[p * ns..p * ns + ns];
@@ -448,7 +452,7 @@ fn link_pass<W: Width>(
         }
         // The flow sums' `Σ q·c` (as `SumsMut::link_flow`, on the slice held for the loop).
         add_scaled(&mut link_species[l * nc..(l + 1) * nc], q, c);
-        book_link_flow(w, terms, q, leak, dt, v, u, c);
+        add_link_flow(w, terms, q * dt, v, u, c);
     }
     park_electricity
 }

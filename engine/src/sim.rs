@@ -501,9 +501,10 @@ impl Simulation {
         self.world.resource_mut::<Clock>().step += 1;
     }
 
-    /// Writes the accounting's run sums into the [`Summary`] (`Summary::sync`): its totals
-    /// are then those of the steps computed so far. The result does not depend on how often
-    /// this runs.
+    /// Writes the accounting's run sums into the [`Summary`] (`Summary::sync`) and the units'
+    /// horizon inflow, outflow and removed terms into the [`Ledger`] (`Ledger::sync`): their
+    /// totals are then those of the steps computed so far. The result does not depend on how
+    /// often this runs.
     pub fn sync_summary(&mut self) {
         self.world
             .resource_scope(|world, mut summary: Mut<Summary>| {
@@ -511,6 +512,12 @@ impl Simulation {
                 let sums = &world.resource::<Recorder>().sums;
                 summary.sync(topo, sums, world.resource::<Clock>().dt_h);
             });
+        self.world.resource_scope(|world, mut ledger: Mut<Ledger>| {
+            let topo = world.resource::<Topology>();
+            let sums = &world.resource::<Recorder>().sums;
+            let dt = world.resource::<Clock>().dt_h;
+            ledger.sync(topo, world.resource::<Summary>(), sums, dt);
+        });
     }
 
     /// Runs to the end of the horizon.
