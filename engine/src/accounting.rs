@@ -24,9 +24,9 @@
 //! units ([`account_units`]: each unit's pumping of the step with its own terms, into the
 //! summary's per-unit columns, `RunColumns`; the ledger's unit terms from the sources and
 //! mixed volumes listed once per topology, [`book_units_listed`]; the judge,
-//! [`judge_and_clear_step`], which adds the generated, removed and storage terms into the
-//! units' run totals and leaves their inflow and outflow to be derived from the links' run
-//! sums by [`Ledger::sync`]). The unit pass books
+//! [`judge_and_clear_step`], which adds the generated and removed terms into the units' run
+//! totals (the storage terms' totals are added where they are assigned) and leaves their
+//! inflow and outflow to be derived from the links' run sums by [`Ledger::sync`]). The unit pass books
 //! heat, on-site generation and steam in loops of their own and skips each in a step where
 //! its values are all zero (most parks have no heat user, generator or steam system).
 //!

@@ -726,8 +726,7 @@ pub(crate) fn book_port<W: Width>(
 ///
 /// The storage terms are assigned, and only here, so their run totals are added here (for
 /// the listed mixed volumes only: every other unit's storage terms stay zero); the generated
-/// and removed totals are added by [`add_unit_totals`]. It marks the ledger as one whose
-/// inflow and outflow totals are derived ([`Ledger::sync`]).
+/// and removed totals are added by [`add_unit_totals`].
 #[expect(
     clippy::too_many_arguments,
     reason = "the ledger reads every part of the step state"
@@ -816,7 +815,6 @@ pub(crate) fn book_units_listed<W: Width>(
         // (the judge adds the generated and removed ones).
         add_into(&mut total_storage[i..i + m], ds);
     }
-    ledger.derived = true;
 }
 
 /// One unit's species terms for `x` m³ through it in the step, per species `s`: the load
@@ -1091,6 +1089,8 @@ pub(crate) fn judge_and_clear_step<W: Width>(
     let m = w.n() + 1;
     let n = topo.n_units() * m;
     let step = clock.step;
+    // This judge adds no inflow or outflow into the run totals: `Ledger::sync` derives them.
+    ledger.derived = true;
     t.reset_park(m);
     let StepTerms {
         inflow,

@@ -502,7 +502,7 @@ impl Simulation {
     }
 
     /// Writes the accounting's run sums into the [`Summary`] (`Summary::sync`) and the units'
-    /// horizon inflow, outflow and removed terms into the [`Ledger`] (`Ledger::sync`): their
+    /// horizon inflow and outflow into the [`Ledger`] (`Ledger::sync`): their
     /// totals are then those of the steps computed so far. The result does not depend on how
     /// often this runs.
     pub fn sync_summary(&mut self) {
