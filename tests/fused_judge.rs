@@ -1,8 +1,8 @@
 //! The fused accounting pass's ledger (`engine/src/accounting.rs` with `ledger::judge_and_clear`)
 //! judges every unit balance every step in one pass that also clears the step's terms, and no
-//! longer adds the units' inflow, outflow and removed terms into the run totals each step:
-//! `Ledger::sync` derives them from the links' `Σ q`, `Σ q·c` and the exits' sums. These tests
-//! check what that relies on:
+//! longer adds the units' inflow and outflow into the run totals each step: `Ledger::sync`
+//! derives them from the links' `Σ q` and `Σ q·c` (the generated, removed and storage totals are
+//! still added per step). These tests check what that relies on:
 //!
 //! - **The judge still catches damage, by kind, unit and step.** One captured step of a
 //!   generated park (tanks, cooling towers, three species and a tracer) is booked again and again
@@ -15,7 +15,9 @@
 //! - **The derived totals do not depend on when they are derived.** A run synced after every
 //!   step and one synced once at the end hold the same ledger, bit for bit (every derived field
 //!   is written, never added to), and the horizon closure of every unit balance holds to 1e-9
-//!   of its largest term.
+//!   of its largest term plus an absolute 1e-6 m³ or g: the per-step judge's species floor
+//!   (`ledger::SPECIES_FLOOR_G`), used for water too, since a horizon sum carries the rounding
+//!   of every step (the per-step water floor, `WATER_FLOOR_M3`, is 1e-9 m³ per step).
 
 use crate::common::{generated, generated_with_leak};
 use parktwin::engine::accounting::{AccountCache, StepBooks, StepView, account_and_book};
@@ -282,7 +284,8 @@ fn derived_totals_do_not_depend_on_when_they_are_synced() {
     sync_is_idempotent(&generated(8, 3));
 }
 
-/// With a leak (its water and mass removed from the sending unit, derived from the exits).
+/// With a leak (its water and mass removed from the sending unit: a removed term, added per
+/// step, beside the derived inflow and outflow).
 #[test]
 fn derived_totals_do_not_depend_on_when_they_are_synced_with_a_leak() {
     sync_is_idempotent(&generated_with_leak(8, 60));
